@@ -1,0 +1,239 @@
+"""report.html: the matrix, then every case with its evidence, in one file that needs nothing else.
+
+It is what a provider attaches to an issue or publishes next to their docs, so it must open from disk
+or a CI artifact with no server, network or script: inline CSS only, `<details>` for expanding, and
+every piece of server-supplied text escaped (responses are data, never markup). Several runs render
+as one table with a column per provider; each cell shows its evidence on hover and links to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from html import escape
+from typing import Any
+
+from conformance.matrix import case_state
+from conformance.reports import view
+from conformance.results import CaseResult, Cell, CellState, Exchange, RunResults, Verdict
+
+_CSS = """
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:78rem;
+ padding:0 1rem;color:#1d2330;background:#fff}
+h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0 1.2rem}
+th,td{border:1px solid #d6d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}
+th{background:#f3f4f7}tr.profile th{background:#e9ebf5;font-style:italic}
+code,pre{font-family:ui-monospace,"SFMono-Regular",Menlo,Consolas,monospace;font-size:12.5px}
+pre{background:#f6f7f9;border:1px solid #e3e5ea;padding:.5rem;overflow:auto;max-height:28rem;
+ white-space:pre-wrap;word-break:break-all;margin:.3rem 0}
+a{color:inherit}
+.state{white-space:nowrap;font-weight:600}
+.s-supported{background:#e5f6e8}.s-accepted-but-ignored{background:#fff4d6}.s-rejected{background:#fde4e4}
+.s-broken{background:#f9d2d2}.s-schema-invalid{background:#efe2fb}.s-untested,.s-not-run{background:#f1f1f1;color:#666}
+.v{display:inline-block;min-width:6.5rem;font-weight:600}
+.v-pass{color:#1b7a32}.v-fail{color:#a15c00}.v-unsupported{color:#b42318}.v-error{color:#8e1010}
+.v-skipped{color:#666}
+details.case{border:1px solid #e3e5ea;border-radius:4px;margin:.3rem 0;padding:.2rem .6rem}
+details.case[open]{background:#fcfcfd}
+details.case>summary{cursor:pointer}
+details.exchange{margin:.4rem 0 .4rem 1rem}
+.reason{color:#555}.muted{color:#777}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.5rem 0}dt{font-weight:600}dd{margin:0}
+.ok{color:#1b7a32}.bad{color:#b42318}
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def _slug(value: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in value).strip("-").lower() or "x"
+
+
+def _pretty(body: Any) -> str:
+    if isinstance(body, str):
+        return body
+    return json.dumps(body, indent=2, ensure_ascii=False, default=str)
+
+
+class _Anchors:
+    """Stable, unique element ids for each run's cases, whatever characters the case ids hold."""
+
+    def __init__(self, runs: Sequence[RunResults]) -> None:
+        self._ids: dict[tuple[int, str], str] = {}
+        for r, run in enumerate(runs):
+            for c, case in enumerate(run.cases):
+                self._ids[(r, case.case_id)] = f"r{r}-c{c}-{_slug(case.case_id)}"
+
+    def case(self, run_index: int, case_id: str) -> str | None:
+        return self._ids.get((run_index, case_id))
+
+
+def _deciding_case(cell: Cell, run: RunResults) -> str:
+    """The case that gave the cell its state: where a click on the cell should lead."""
+    by_id = {c.case_id: c for c in run.cases}
+    for case_id in cell.case_ids:
+        case = by_id.get(case_id)
+        if case is not None and case_state(case) is cell.state:
+            return case_id
+    return cell.case_ids[0] if cell.case_ids else ""
+
+
+def _state_cell(cell: Cell | None, run: RunResults, run_index: int, anchors: _Anchors) -> str:
+    if cell is None:
+        return '<td class="state s-not-run">not run</td>'
+    label = _e(view.state_label(cell.state))
+    target = anchors.case(run_index, _deciding_case(cell, run))
+    inner = f'<a href="#{target}">{label}</a>' if target else label
+    hover = _e(view.one_line(view.evidence_summary(cell), 600))
+    return f'<td class="state s-{_slug(cell.state.value)}" title="{hover}">{inner}</td>'
+
+
+def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) -> list[str]:
+    single = len(runs) == 1
+    indexes = [view.cell_index(r) for r in runs]
+    rows = view.merged_rows(runs)
+    out = ['<section id="matrix"><h2>Supported parameters</h2>', _legend()]
+    if not rows:
+        out.append("<p>No parameters were measured.</p>")
+    for endpoint in view.endpoints(rows):
+        mine = [r for r in rows if r.endpoint == endpoint]
+        scores = " · ".join(
+            f"{_e(lab) + ': ' if not single else ''}{_e(view.score(view.cells_of(r), endpoint))}"
+            for lab, r in zip(labels, runs, strict=True)
+        )
+        out.append(f"<h3><code>{_e(endpoint)}</code></h3><p>Core parameters supported: {scores}</p>")
+        head = "<th>Evidence</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
+        width = 3 if single else 1 + len(runs)
+        out.append(
+            f"<table><thead><tr><th>Parameter</th>{'<th>State</th>' if single else ''}{head}</tr></thead><tbody>"
+        )
+        profile = view.CORE
+        for row in mine:
+            if row.profile != profile:
+                profile = row.profile
+                out.append(f'<tr class="profile"><th colspan="{width}">{_e(profile)} extensions</th></tr>')
+            cells = "".join(
+                _state_cell(ix.get(row), run, i, anchors)
+                for i, (ix, run) in enumerate(zip(indexes, runs, strict=True))
+            )
+            evidence = f"<td>{_e(view.evidence_summary(indexes[0][row]))}</td>" if single else ""
+            out.append(f"<tr><th><code>{_e(row.parameter)}</code></th>{cells}{evidence}</tr>")
+        out.append("</tbody></table>")
+    out.append("</section>")
+    return out
+
+
+def _legend() -> str:
+    items = "".join(
+        f'<li><span class="state s-{_slug(s.value)}">{_e(view.state_label(s))}</span> '
+        f"{_e(view.STATE_MEANING[s])}</li>"
+        for s in CellState
+    )
+    return f'<details class="legend"><summary>Legend</summary><ul>{items}</ul></details>'
+
+
+def _runs_table(runs: Sequence[RunResults], labels: list[str]) -> str:
+    rows = "".join(
+        f"<tr><th>{_e(lab)}</th><td><code>{_e(r.run.model)}</code></td><td><code>{_e(r.run.base_url)}</code></td>"
+        f"<td>{_e(r.run.started_at.isoformat(timespec='seconds'))}</td><td>{_e(r.run.tool_version)}</td>"
+        f"<td>{_e(view.counts_line(r))}</td><td>{_e(view.score(view.cells_of(r)))}</td></tr>"
+        for lab, r in zip(labels, runs, strict=True)
+    )
+    return (
+        "<table><thead><tr><th>Provider</th><th>Model</th><th>Base URL</th><th>Date</th><th>Tool</th>"
+        f"<th>Cases</th><th>Core parameters supported</th></tr></thead><tbody>{rows}</tbody></table>"
+    )
+
+
+def _headers(headers: dict[str, str]) -> str:
+    return "\n".join(f"{k}: {v}" for k, v in headers.items())
+
+
+def _exchange(ex: Exchange) -> str:
+    status = _e(ex.status) if ex.status is not None else '<span class="bad">no response</span>'
+    parts = [
+        f'<details class="exchange" open><summary><b>{_e(ex.label or "request")}</b> '
+        f'<span class="muted">via {_e(ex.via)}</span> <code>{_e(ex.method)} {_e(ex.url)}</code> → {status} '
+        f'<span class="muted">({ex.duration_s:.2f} s)</span></summary>'
+    ]
+    if ex.error:
+        parts.append(f'<p class="bad">Error: {_e(ex.error)}</p>')
+    if ex.request_headers:
+        parts.append(f"<div>Request headers</div><pre>{_e(_headers(ex.request_headers))}</pre>")
+    if ex.request_body is not None:
+        parts.append(f"<div>Request body</div><pre>{_e(_pretty(ex.request_body))}</pre>")
+    if ex.response_headers:
+        parts.append(f"<div>Response headers</div><pre>{_e(_headers(ex.response_headers))}</pre>")
+    if ex.response_excerpt:
+        parts.append(f"<div>Response (excerpt)</div><pre>{_e(ex.response_excerpt)}</pre>")
+    parts.append("</details>")
+    return "".join(parts)
+
+
+def _case(case: CaseResult, anchor: str | None) -> str:
+    verdict = case.verdict.value
+    reason = f' <span class="reason">— {_e(view.one_line(case.reason, 200))}</span>' if case.reason else ""
+    out = [
+        f'<details class="case" id="{_e(anchor or "")}"><summary>'
+        f'<span class="v v-{verdict}">{_e(view.VERDICT_SYMBOL[case.verdict])} {_e(verdict)}</span> '
+        f'<code>{_e(case.case_id)}</code> <span class="muted">{_e(case.parameter)}</span> '
+        f"{_e(case.title)}{reason}</summary>",
+        "<dl>",
+        f"<dt>Endpoint</dt><dd><code>{_e(case.endpoint)}</code></dd>",
+        f"<dt>Parameter</dt><dd><code>{_e(case.parameter)}</code> ({_e(case.profile)})</dd>",
+        f"<dt>Verdict</dt><dd>{_e(verdict)}"
+        + (f" ({_e(case.failure_kind.value)})" if case.failure_kind and case.verdict is Verdict.FAIL else "")
+        + "</dd>",
+        f"<dt>Duration</dt><dd>{case.duration_s:.2f} s</dd>",
+    ]
+    if case.reason:
+        out.append(f"<dt>Reason</dt><dd>{_e(case.reason)}</dd>")
+    out.append("</dl>")
+    if case.checks:
+        out.append(
+            "<table><thead><tr><th></th><th>Expectation</th><th>Kind</th><th>Seen</th></tr></thead><tbody>"
+        )
+        for check in case.checks:
+            mark = '<span class="ok">✓</span>' if check.passed else '<span class="bad">✗</span>'
+            out.append(
+                f"<tr><td>{mark}</td><td>{_e(check.expectation)}</td><td>{_e(check.kind.value)}</td>"
+                f"<td>{_e(check.detail)}</td></tr>"
+            )
+        out.append("</tbody></table>")
+    out += [_exchange(ex) for ex in case.evidence]
+    out.append("</details>")
+    return "".join(out)
+
+
+def _cases(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) -> list[str]:
+    out = ['<section id="cases">']
+    for r, (label, run) in enumerate(zip(labels, runs, strict=True)):
+        out.append(f"<h2>Cases{': ' + _e(label) if len(runs) > 1 else ''}</h2>")
+        out.append(f"<p>{_e(view.counts_line(run))}</p>")
+        for endpoint, cases in view.cases_by_endpoint(run).items():
+            out.append(f"<h3><code>{_e(endpoint)}</code></h3>")
+            out += [_case(case, anchors.case(r, case.case_id)) for case in cases]
+    out.append("</section>")
+    return out
+
+
+def render(runs: Sequence[RunResults]) -> str:
+    labels = view.column_labels(runs)
+    anchors = _Anchors(runs)
+    title = "OpenAI compatibility: " + " vs ".join(labels)
+    body = [
+        f"<h1>{_e(title)}</h1>",
+        _runs_table(runs, labels),
+        *_matrix(runs, labels, anchors),
+        *_cases(runs, labels, anchors),
+    ]
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_CSS}</style></head><body>\n"
+        + "\n".join(body)
+        + "\n</body></html>\n"
+    )

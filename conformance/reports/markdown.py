@@ -1,0 +1,118 @@
+"""matrix.md: the "supported parameters" table per endpoint, as servers' compatibility docs show it.
+
+One run gives parameter | state | evidence; several runs give one column per provider, so the same
+file answers both "what does my server support" and "how do these servers compare".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tabulate import tabulate
+
+from conformance.reports import view
+from conformance.results import CellState, RunResults
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a GitHub table cell: one line, no column breaks, no accidental HTML tags."""
+    return view.one_line(text).replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;")
+
+
+def _code(text: str) -> str:
+    return "`" + _cell(text).replace("`", "'") + "`"
+
+
+def _table(rows: list[list[str]], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="github", disable_numparse=True)
+
+
+def _legend() -> str:
+    items = [f"{view.STATE_SYMBOL[s]} {s.value}: {view.STATE_MEANING[s]}" for s in CellState]
+    return "Legend: " + " · ".join(items)
+
+
+def _header_single(run: RunResults) -> list[str]:
+    info = run.run
+    cells = view.cells_of(run)
+    facts = [
+        ("Provider", _cell(info.provider)),
+        ("Model", _code(info.model)),
+        ("Base URL", _code(info.base_url)),
+        ("Date", info.started_at.isoformat(timespec="seconds")),
+        ("Tool", f"openai-conformance {_cell(info.tool_version)}"),
+        ("Cases", view.counts_line(run)),
+        ("Core parameters supported", str(view.score(cells))),
+    ]
+    return [f"# OpenAI compatibility: {_cell(info.provider)}", "", *(f"- **{k}**: {v}" for k, v in facts), ""]
+
+
+def _endpoint_tables(
+    endpoint: str, rows: list[view.Row], columns: list[list[str]], headers: list[str], score_line: str
+) -> list[str]:
+    """Core rows as one table, then one table per extension profile; `columns` holds a row's cells."""
+    out = [f"## `{endpoint}`", "", score_line, ""]
+    profiles = sorted({r.profile for r in rows}, key=lambda p: (p != view.CORE, p))
+    for profile in profiles:
+        chosen = [cols for r, cols in zip(rows, columns, strict=True) if r.profile == profile]
+        if profile != view.CORE:
+            out += [f"### `{endpoint}`: {_cell(profile)} extensions", ""]
+        out += [_table(chosen, headers), ""]
+    return out
+
+
+def render_single(run: RunResults) -> str:
+    out = _header_single(run)
+    out += [_legend(), ""]
+    index = view.cell_index(run)
+    rows = view.merged_rows([run])
+    cells = view.cells_of(run)
+    for endpoint in view.endpoints(rows):
+        mine = [r for r in rows if r.endpoint == endpoint]
+        columns = [
+            [_code(r.parameter), view.state_label(index[r].state), _cell(view.evidence_summary(index[r]))]
+            for r in mine
+        ]
+        score_line = f"Core parameters supported: {view.score(cells, endpoint)}"
+        out += _endpoint_tables(endpoint, mine, columns, ["Parameter", "State", "Evidence"], score_line)
+    if not rows:
+        out += ["No parameters were measured.", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render_merged(runs: Sequence[RunResults]) -> str:
+    labels = view.column_labels(runs)
+    out = [f"# OpenAI compatibility: {' vs '.join(_cell(lab) for lab in labels)}", ""]
+    facts = [
+        [
+            _cell(label),
+            _code(r.run.model),
+            _code(r.run.base_url),
+            r.run.started_at.isoformat(timespec="seconds"),
+            _cell(r.run.tool_version),
+            view.counts_line(r),
+            str(view.score(view.cells_of(r))),
+        ]
+        for label, r in zip(labels, runs, strict=True)
+    ]
+    out += [_table(facts, ["Provider", "Model", "Base URL", "Date", "Tool", "Cases", "Core supported"]), ""]
+    out += [_legend(), ""]
+    indexes = [view.cell_index(r) for r in runs]
+    rows = view.merged_rows(runs)
+    headers = ["Parameter", *(_cell(lab) for lab in labels)]
+    for endpoint in view.endpoints(rows):
+        mine = [r for r in rows if r.endpoint == endpoint]
+        columns = [
+            [_code(r.parameter), *(view.state_label(ix[r].state) if r in ix else "not run" for ix in indexes)]
+            for r in mine
+        ]
+        scores = ", ".join(
+            f"{_cell(lab)} {view.score(view.cells_of(r), endpoint)}"
+            for lab, r in zip(labels, runs, strict=True)
+        )
+        out += _endpoint_tables(endpoint, mine, columns, headers, f"Core parameters supported: {scores}")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def render(runs: Sequence[RunResults]) -> str:
+    return render_single(runs[0]) if len(runs) == 1 else render_merged(runs)

@@ -1,0 +1,132 @@
+"""What every report format shows, decided once: symbols, row order, column labels, scores.
+
+Formats differ only in markup. Keeping the presentation decisions here means the Markdown table, the
+HTML page and the console summary never disagree about what a state is called or in which order rows
+come, and merging several runs (one column per provider) is the same code path as showing one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from conformance.matrix import derive_cells
+from conformance.results import CaseResult, Cell, CellState, RunResults, Verdict
+
+STATE_SYMBOL: dict[CellState, str] = {
+    CellState.SUPPORTED: "✅",
+    CellState.IGNORED: "⚠️",
+    CellState.REJECTED: "❌",
+    CellState.BROKEN: "💥",
+    CellState.SCHEMA_INVALID: "🧩",
+    CellState.UNTESTED: "–",
+}
+
+STATE_MEANING: dict[CellState, str] = {
+    CellState.SUPPORTED: "every case proving it passed",
+    CellState.IGNORED: "answered 200, but the parameter had no (or the wrong) effect",
+    CellState.REJECTED: "the server refused it with a 4xx",
+    CellState.BROKEN: "5xx, timeout, dropped connection or unparsable body",
+    CellState.SCHEMA_INVALID: "the response or a streamed chunk does not match OpenAI's schema",
+    CellState.UNTESTED: "every case was skipped: no evidence either way",
+}
+
+VERDICT_SYMBOL: dict[Verdict, str] = {
+    Verdict.PASS: "✅",
+    Verdict.FAIL: "✗",
+    Verdict.UNSUPPORTED: "❌",
+    Verdict.ERROR: "💥",
+    Verdict.SKIPPED: "–",
+}
+
+CORE = "core"
+
+
+def state_label(state: CellState) -> str:
+    return f"{STATE_SYMBOL[state]} {state.value}"
+
+
+def cells_of(run: RunResults) -> list[Cell]:
+    """The run's matrix; derived from its cases when the file carries none (hand-built or older)."""
+    return list(run.cells) if run.cells else derive_cells(run.cases)
+
+
+@dataclass(frozen=True, order=True)
+class Row:
+    endpoint: str
+    is_extension: bool  # core rows first, then extension profiles
+    profile: str
+    parameter: str
+
+
+def row_of(cell: Cell) -> Row:
+    return Row(cell.endpoint, cell.profile != CORE, cell.profile, cell.parameter)
+
+
+def merged_rows(runs: Sequence[RunResults]) -> list[Row]:
+    """Every (endpoint, parameter) any run measured, in report order."""
+    return sorted({row_of(cell) for run in runs for cell in cells_of(run)})
+
+
+def endpoints(rows: Sequence[Row]) -> list[str]:
+    return sorted({r.endpoint for r in rows})
+
+
+def cell_index(run: RunResults) -> dict[Row, Cell]:
+    return {row_of(cell): cell for cell in cells_of(run)}
+
+
+def column_labels(runs: Sequence[RunResults]) -> list[str]:
+    """One distinct label per run: the provider, disambiguated by model and then by position."""
+    labels = [run.run.provider for run in runs]
+    counts = Counter(labels)
+    labels = [
+        f"{lab} ({run.run.model})" if counts[lab] > 1 else lab for lab, run in zip(labels, runs, strict=True)
+    ]
+    counts = Counter(labels)
+    return [f"{lab} #{i + 1}" if counts[lab] > 1 else lab for i, lab in enumerate(labels)]
+
+
+@dataclass(frozen=True)
+class Score:
+    supported: int
+    total: int
+
+    def __str__(self) -> str:
+        if not self.total:
+            return "–"
+        return f"{self.supported}/{self.total} ({round(100 * self.supported / self.total)}%)"
+
+
+def score(cells: Sequence[Cell], endpoint: str | None = None, profile: str = CORE) -> Score:
+    """Supported cells out of all measured cells of a profile: untested ones count as not shown to work."""
+    chosen = [c for c in cells if c.profile == profile and (endpoint is None or c.endpoint == endpoint)]
+    return Score(sum(c.state is CellState.SUPPORTED for c in chosen), len(chosen))
+
+
+def evidence_summary(cell: Cell) -> str:
+    if cell.state is CellState.SUPPORTED:
+        n = len(cell.case_ids)
+        return f"{n} case{'s' if n != 1 else ''} passed: {', '.join(cell.case_ids)}"
+    return cell.summary or ", ".join(cell.case_ids)
+
+
+def counts_line(run: RunResults) -> str:
+    counts = run.counts()
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n) or "no cases"
+
+
+def cases_by_endpoint(run: RunResults) -> dict[str, list[CaseResult]]:
+    grouped: dict[str, list[CaseResult]] = {}
+    for case in sorted(
+        run.cases, key=lambda c: (c.endpoint, c.profile != CORE, c.profile, c.parameter, c.case_id)
+    ):
+        grouped.setdefault(case.endpoint, []).append(case)
+    return grouped
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Reasons and details squeezed into a table cell: no newlines, bounded length."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
