@@ -1,0 +1,351 @@
+"""The `conformance` command: run the suite against a server, list its cases, render reports.
+
+Exit status, the contract a CI job gates on:
+  0    every selected case passed.
+  1    at least one case did not pass: fail, unsupported, error, or skipped. A skipped case proves
+       nothing, and it is usually skipped because something it depends on went wrong, so it can
+       never turn a run green; narrow the run with --only/--exclude instead.
+  2    usage error, reported in one line without a traceback: bad flag or value, malformed or
+       unreachable base URL, no model, no case selected, unwritable --out, unreadable results file.
+  3    internal error (a bug in this tool): one line; CONFORMANCE_DEBUG=1 shows the traceback.
+  130  interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from conformance import reports
+from conformance.errors import UsageError
+from conformance.reports.console import print_summary
+from conformance.reports.scrub import scrub
+from conformance.results import ResultsFileError, RunResults, Verdict, load
+
+if TYPE_CHECKING:
+    from conformance.results import CaseResult
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+API_KEY_ENV = "OPENAI_API_KEY"
+DEBUG_ENV = "CONFORMANCE_DEBUG"
+
+
+def tool_version() -> str:
+    try:
+        return metadata.version("openai-conformance")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def exit_status(results: RunResults) -> int:
+    """0 only when every case ran and passed; see the module docstring for why skips count."""
+    if results.cases and all(case.verdict is Verdict.PASS for case in results.cases):
+        return EXIT_OK
+    return EXIT_FAILURES
+
+
+def default_provider(base_url: str) -> str:
+    """Name a run after the server it measured when the user did not: host, and port if given."""
+    parts = urlsplit(base_url)
+    host = parts.hostname or "unnamed"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return f"{host}:{port}" if port else host
+
+
+def path_slug(name: str) -> str:
+    """A provider name made safe as one directory name (no separators, no '..')."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--only",
+        metavar="PATTERN",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="run only the cases matching PATTERN (repeatable); `conformance list --only P` previews them",
+    )
+    parser.add_argument(
+        "--exclude",
+        metavar="PATTERN",
+        action="extend",
+        nargs="+",
+        default=[],
+        help="leave out matching cases",
+    )
+    parser.add_argument(
+        "--cases-dir", type=Path, metavar="DIR", help="read the YAML cases from DIR instead of specs/cases"
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="conformance",
+        description="Measure how compatible an OpenAI-compatible server really is.",
+        epilog="Exit status: 0 all cases passed, 1 some did not, 2 usage error, 3 internal error.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report}")
+
+    run = commands.add_parser(
+        "run",
+        help="run the suite against a server and write its reports",
+        description="Run the suite against a server; write results.json, matrix.md, report.html, junit.xml.",
+    )
+    run.add_argument(
+        "--base-url", required=True, metavar="URL", help="the API root, e.g. http://127.0.0.1:8080/v1"
+    )
+    run.add_argument("--model", metavar="M", help="model to test (default: the first one GET /models lists)")
+    run.add_argument(
+        "--api-key", metavar="K", help=f"API key sent as a bearer token (default: ${API_KEY_ENV})"
+    )
+    run.add_argument("--provider", metavar="NAME", help="name for the reports (default: the base URL's host)")
+    _add_selection(run)
+    run.add_argument(
+        "--concurrency", type=_positive(int), default=4, metavar="N", help="cases in flight (default 4)"
+    )
+    run.add_argument(
+        "--timeout", type=_positive(float), default=60.0, metavar="S", help="seconds per case (default 60)"
+    )
+    run.add_argument(
+        "--out", type=Path, metavar="DIR", help="report directory (default: reports/<provider>/)"
+    )
+    run.set_defaults(handler=cmd_run)
+
+    lister = commands.add_parser("list", help="list the suite's cases", description="List the suite's cases.")
+    _add_selection(lister)
+    lister.set_defaults(handler=cmd_list)
+
+    report = commands.add_parser(
+        "report",
+        help="render results.json files as a report",
+        description="Render one results.json, or several side by side (one column per run).",
+    )
+    report.add_argument("results", nargs="+", type=Path, metavar="RESULTS.json")
+    report.add_argument(
+        "--format", choices=sorted(reports.FORMATS), default="md", help="output format (default md)"
+    )
+    report.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
+    report.set_defaults(handler=cmd_report)
+    return parser
+
+
+# --- run ---------------------------------------------------------------------------------------
+
+
+class _ProgressBar:
+    """Feeds the runner's progress events to a Rich bar on stderr (safe to call from worker threads)."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[tally]}"),
+            console=console,
+        )
+        self._task = self._progress.add_task("cases", total=None, tally="")
+        self._lock = threading.Lock()
+        self._tally = {v: 0 for v in Verdict}
+
+    def __enter__(self) -> _ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def started(self, total: int) -> None:
+        self._progress.update(self._task, total=total)
+
+    def case_finished(self, result: CaseResult) -> None:
+        with self._lock:
+            self._tally[result.verdict] += 1
+            tally = " ".join(f"{n} {v.value}" for v, n in self._tally.items() if n)
+        self._progress.update(self._task, advance=1, tally=tally)
+
+
+def _check_base_url(base_url: str) -> str:
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises on a port out of range
+    except ValueError as exc:
+        raise UsageError(f"--base-url {base_url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"--base-url must be an http(s) URL such as http://127.0.0.1:8080/v1, got {base_url!r}"
+        )
+    return base_url.rstrip("/")
+
+
+def _check_reachable(base_url: str, api_key: str | None, timeout: float) -> None:
+    """Fail in one line before the run if nothing answers, instead of reporting every case as an error.
+
+    Any HTTP answer counts as reachable (even a 404): what the server does with our calls is for the
+    cases to measure.
+    """
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        httpx.get(f"{base_url}/models", headers=headers, timeout=min(timeout, 15.0))
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        reason = str(exc) or type(exc).__name__
+        raise UsageError(f"cannot reach {base_url}: {reason}") from None
+
+
+def _check_writable(directory: Path) -> None:
+    """Fail before the run, not after minutes of it, when the reports could not be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".write-test-"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write reports to {directory}: {exc.strerror or exc}") from None
+
+
+def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    base_url = _check_base_url(args.base_url)
+    _check_reachable(base_url, api_key, args.timeout)
+    provider = args.provider or default_provider(base_url)
+    out_dir: Path = args.out or Path("reports") / path_slug(provider)
+    _check_writable(out_dir)
+
+    from conformance.api import RunConfig, list_cases, run_suite  # the suite's machinery, only when needed
+
+    if not list_cases(args.cases_dir, only=args.only, exclude=args.exclude):
+        raise UsageError(_no_cases_message(args))
+
+    config = RunConfig(
+        base_url=base_url,
+        model=args.model,
+        api_key=api_key,
+        provider=provider,
+        only=list(args.only),
+        exclude=list(args.exclude),
+        concurrency=args.concurrency,
+        timeout=args.timeout,
+        cases_dir=args.cases_dir,
+    )
+    with _ProgressBar(stderr) as bar:
+        results = run_suite(config, bar)
+    try:
+        written = reports.write_run_reports(results, out_dir, [api_key])
+    except OSError as exc:
+        raise UsageError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
+
+    print_summary(stdout, results, [api_key])
+    stdout.print(Text(f"Reports in {out_dir}/: " + ", ".join(p.name for p in written.values())))
+    status = exit_status(results)
+    if status != EXIT_OK:
+        not_passed = len(results.cases) - results.counts()[Verdict.PASS.value]
+        stdout.print(
+            Text(f"{not_passed} of {len(results.cases)} cases did not pass (exit {status})", style="bold")
+        )
+    return status
+
+
+def _no_cases_message(args: argparse.Namespace) -> str:
+    selection = " ".join([*(f"--only {p}" for p in args.only), *(f"--exclude {p}" for p in args.exclude)])
+    return f"no case matches {selection}" if selection else "the suite has no cases"
+
+
+# --- list and report ---------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    from conformance.api import list_cases
+
+    cases = list_cases(args.cases_dir, only=args.only, exclude=args.exclude)
+    if not cases:
+        raise UsageError(_no_cases_message(args))
+    table = Table(title=f"{len(cases)} cases", title_justify="left")
+    for column in ("id", "endpoint", "parameter", "profile", "title"):
+        table.add_column(column, overflow="fold")
+    for case in cases:
+        table.add_row(
+            *(Text(str(v)) for v in (case.id, case.endpoint, case.parameter, case.profile, case.title))
+        )
+    stdout.print(table)
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    runs = [load(path) for path in args.results]
+    text = reports.render(args.format, runs, [os.environ.get(API_KEY_ENV)])
+    if args.out is None:
+        sys.stdout.buffer.write(text.encode("utf-8"))
+        sys.stdout.flush()
+        return EXIT_OK
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+    return EXIT_OK
+
+
+# --- entry point -------------------------------------------------------------------------------
+
+
+def _fail(message: str, secrets: Sequence[str | None]) -> None:
+    line = " ".join(scrub(message, secrets).split())
+    print(f"conformance: error: {line}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)  # exits 2 itself on a bad flag or value
+    secrets = [getattr(args, "api_key", None), os.environ.get(API_KEY_ENV)]
+    stdout = Console(highlight=False)
+    stderr = Console(stderr=True, highlight=False)
+    try:
+        return args.handler(args, stdout, stderr)
+    except (UsageError, ResultsFileError) as exc:
+        _fail(str(exc), secrets)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _fail("interrupted", secrets)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`); silence the flush at exit that would fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    except Exception as exc:
+        if os.environ.get(DEBUG_ENV):
+            traceback.print_exc()
+        _fail(f"internal error: {type(exc).__name__}: {exc} (set {DEBUG_ENV}=1 for the traceback)", secrets)
+        return EXIT_INTERNAL
