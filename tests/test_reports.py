@@ -28,6 +28,14 @@ def test_every_format_scrubs_the_key(fmt: str) -> None:
             assert REDACTED in text
 
 
+@pytest.mark.parametrize("fmt", sorted(reports.FORMATS))
+def test_credential_headers_are_masked_even_when_the_key_is_unknown(fmt: str) -> None:
+    text = reports.render(fmt, [sample_results(cases=sample_cases()[:2])])
+    assert "Bearer sk-" not in text
+    if fmt in ("json", "html"):
+        assert f"Bearer {REDACTED}" in text
+
+
 def test_scrub_catches_escaped_forms_and_spares_short_keys() -> None:
     key = 'sk-"quoted"\\<tag>&-1234'
     rendered = [json.dumps({"k": key}), f"<td>{key.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</td>"]

@@ -2,7 +2,8 @@
 
 Every format renders from RunResults alone (one run, or several side by side), so `conformance run`
 and `conformance report` produce identical files from the same data. Secrets are scrubbed from the
-rendered text here, at the one door every report goes out through.
+rendered text here, at the one door every report goes out through, and credential headers are
+masked whether or not the key is known.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from conformance.reports import html, json_results, junit, markdown
-from conformance.reports.scrub import scrub
+from conformance.reports.scrub import mask_credential_headers, scrub
 from conformance.results import RunResults
 
 Renderer = Callable[[Sequence[RunResults]], str]
@@ -35,7 +36,8 @@ RUN_FILES: dict[str, str] = {
 def render(fmt: str, runs: Sequence[RunResults], secrets: Iterable[str | None] = ()) -> str:
     if not runs:
         raise ValueError("nothing to render: no results given")
-    return scrub(FORMATS[fmt](runs), list(secrets))
+    masked = [mask_credential_headers(run) for run in runs]
+    return scrub(FORMATS[fmt](masked), list(secrets))
 
 
 def write_run_reports(

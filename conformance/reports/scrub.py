@@ -12,7 +12,15 @@ import json
 from collections.abc import Iterable
 from xml.sax.saxutils import escape as xml_escape
 
+from conformance.results import Exchange, RunResults
+
 REDACTED = "[REDACTED]"
+
+# Headers that carry credentials: their values are masked in every report even when the key is not
+# known to us (e.g. `conformance report` on someone else's results file).
+SECRET_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"}
+)
 
 # Shorter "keys" (e.g. `--api-key x` for a keyless server) would match ordinary text everywhere and
 # turn every report into noise; they protect nothing worth hiding, so they are left alone.
@@ -40,3 +48,32 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
         for form in sorted(_forms(secret), key=len, reverse=True):
             text = text.replace(form, REDACTED)
     return text
+
+
+def _mask(value: str) -> str:
+    scheme, _, credential = value.partition(" ")
+    return f"{scheme} {REDACTED}" if credential and scheme.isalpha() else REDACTED
+
+
+def _mask_headers(headers: dict[str, str]) -> dict[str, str]:
+    return {
+        k: _mask(v) if k.lower() in SECRET_HEADERS and REDACTED not in v else v for k, v in headers.items()
+    }
+
+
+def _mask_exchange(ex: Exchange) -> Exchange:
+    return ex.model_copy(
+        update={
+            "request_headers": _mask_headers(ex.request_headers),
+            "response_headers": _mask_headers(ex.response_headers),
+        }
+    )
+
+
+def mask_credential_headers(run: RunResults) -> RunResults:
+    """The run with every credential header's value masked, keeping the auth scheme for the reader."""
+    cases = [
+        case.model_copy(update={"evidence": [_mask_exchange(ex) for ex in case.evidence]})
+        for case in run.cases
+    ]
+    return run.model_copy(update={"cases": cases})
