@@ -1,0 +1,273 @@
+"""The one owner of a llama.cpp model: a worker thread that runs generation jobs one at a time.
+
+llama.cpp contexts are not thread-safe, so every decode happens on a single worker thread fed by a
+FIFO queue: concurrent requests are served in arrival order, never interleaved inside the context.
+Each job streams its events back to the asyncio side through a queue, and carries a cancel flag the
+worker checks before every token, so a client that goes away frees the engine at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import logging
+import queue
+import threading
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import llama_cpp
+import numpy as np
+
+from .sampling import SamplingParams, TokenLogprob, build_sampler, choice_seed, last_logits, token_logprob
+from .text_stream import TextStream
+
+log = logging.getLogger(__name__)
+
+FinishReason = Literal["stop", "length"]
+
+
+class ModelLoadError(Exception):
+    """The model file could not be loaded; the message is meant for a human at the command line."""
+
+
+# --- what a job asks for and what it reports -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    prompt_tokens: Sequence[int]
+    sampling: SamplingParams
+    max_tokens: int | None = None  # None: until end of text or a full context
+    stop: Sequence[str] = ()
+    n: int = 1
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    choice: int
+    text: str
+    logprobs: list[TokenLogprob]
+
+
+@dataclass(frozen=True)
+class ChoiceDone:
+    choice: int
+    finish_reason: FinishReason
+    completion_tokens: int
+
+
+@dataclass(frozen=True)
+class JobDone:
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+
+@dataclass(frozen=True)
+class JobFailed:
+    message: str
+
+
+Event = TextDelta | ChoiceDone | JobDone | JobFailed
+
+
+class Job:
+    """A submitted request: the asyncio side reads `events()`, and calls `cancel()` if it stops caring."""
+
+    def __init__(self, request: GenerationRequest, loop: asyncio.AbstractEventLoop) -> None:
+        self.request = request
+        self._loop = loop
+        self._events: asyncio.Queue[Event] = asyncio.Queue()
+        self._cancel = threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def emit(self, event: Event) -> None:
+        try:
+            self._loop.call_soon_threadsafe(self._events.put_nowait, event)
+        except RuntimeError:  # the event loop is gone (shutdown): nobody is listening any more
+            self._cancel.set()
+
+    async def events(self) -> AsyncIterator[Event]:
+        """Events in order, ending with JobDone or JobFailed."""
+        while True:
+            event = await self._events.get()
+            yield event
+            if isinstance(event, JobDone | JobFailed):
+                return
+
+
+# --- the engine ----------------------------------------------------------------------------------
+
+
+class Engine:
+    def __init__(self, path: Path, *, n_ctx: int = 0, threads: int | None = None) -> None:
+        try:
+            self._llm = llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                logits_all=False,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelLoadError(f"could not load model {path}: {exc}") from exc
+        self.path = path
+        self.n_ctx: int = self._llm.n_ctx()
+        self.n_vocab: int = self._llm.n_vocab()
+        self.metadata: dict[str, str] = dict(self._llm.metadata)
+        self._vocab = self._llm._model.vocab
+        # Rendering every token once up front keeps the per-token path to a list lookup.
+        self._pieces = [self._piece(t, special=False) for t in range(self.n_vocab)]
+        self._display = [self._piece(t, special=True) for t in range(self.n_vocab)]
+        self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._worker = threading.Thread(target=self._work, name=f"engine:{path.name}", daemon=True)
+        self._worker.start()
+
+    # -- called from any thread (read-only use of the vocabulary) --
+
+    def tokenize(self, text: str) -> list[int]:
+        """Tokens of rendered chat-template text; its special-token markup becomes special tokens."""
+        return self._llm.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def token_bytes(self, token: int) -> bytes:
+        """The token as shown in logprobs (special tokens by their name)."""
+        return self._display[token]
+
+    @property
+    def bos_token(self) -> str:
+        token = self._llm.token_bos()
+        return self._llm._model.token_get_text(token) if token >= 0 else ""
+
+    @property
+    def eos_token(self) -> str:
+        token = self._llm.token_eos()
+        return self._llm._model.token_get_text(token) if token >= 0 else ""
+
+    def submit(self, request: GenerationRequest) -> Job:
+        """Queue a job behind the ones already waiting; call from the event loop."""
+        job = Job(request, asyncio.get_running_loop())
+        self._jobs.put(job)
+        return job
+
+    def close(self) -> None:
+        self._jobs.put(None)
+        self._worker.join(timeout=30)
+        if not self._worker.is_alive():
+            self._llm.close()
+
+    # -- worker thread only --
+
+    def _piece(self, token: int, *, special: bool) -> bytes:
+        buf = (ctypes.c_char * 64)()
+        n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        if n < 0:
+            buf = (ctypes.c_char * -n)()
+            n = llama_cpp.llama_token_to_piece(self._vocab, token, buf, len(buf), 0, special)
+        return bytes(buf[:n])
+
+    def _work(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            if job.cancelled:
+                continue
+            try:
+                self._run(job)
+            except Exception as exc:
+                log.exception("generation failed")
+                job.emit(JobFailed(f"generation failed: {exc}"))
+
+    def _run(self, job: Job) -> None:
+        req = job.request
+        cached = self._load_prompt(req.prompt_tokens, job)
+        if cached is None:
+            return
+        total = 0
+        for choice in range(req.n):
+            if choice > 0 and self._load_prompt(req.prompt_tokens, job) is None:
+                return
+            sampler = build_sampler(req.sampling, self.n_vocab, self.n_ctx, choice_seed(req.sampling.seed, choice))
+            try:
+                outcome = self._generate(job, choice, sampler)
+            finally:
+                sampler.close()
+            if outcome is None:
+                return
+            finish, count = outcome
+            total += count
+            job.emit(ChoiceDone(choice, finish, count))
+        job.emit(JobDone(prompt_tokens=len(req.prompt_tokens), completion_tokens=total, cached_tokens=cached))
+
+    def _load_prompt(self, tokens: Sequence[int], job: Job) -> int | None:
+        """Make the context hold `tokens`, reusing the longest prefix already in the KV cache.
+
+        Returns how many prompt tokens came from the cache (None if cancelled). At least one token is
+        always decoded so the logits belong to this prompt.
+        """
+        llm = self._llm
+        common = 0
+        if llm.n_tokens:
+            limit = min(llm.n_tokens, len(tokens))
+            differ = np.nonzero(llm.input_ids[:limit] != np.asarray(tokens[:limit], dtype=np.intc))[0]
+            common = int(differ[0]) if len(differ) else limit
+        reuse = min(common, len(tokens) - 1)
+        if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
+            llm.n_tokens = reuse
+        else:
+            reuse = 0
+            llm.reset()
+        rest = list(tokens[reuse:])
+        for start in range(0, len(rest), llm.n_batch):
+            if job.cancelled:
+                return None
+            llm.eval(rest[start : start + llm.n_batch])
+        return reuse
+
+    def _generate(
+        self, job: Job, choice: int, sampler: llama_cpp._internals.LlamaSampler
+    ) -> tuple[FinishReason, int] | None:
+        """Sample one choice to its end; None if the job was cancelled on the way."""
+        llm, req = self._llm, job.request
+        ctx = llm._ctx
+        stream: TextStream[TokenLogprob] = TextStream(req.stop)
+        limit = req.max_tokens
+        count = 0
+        finish: FinishReason = "length"
+        while True:
+            if job.cancelled:
+                return None
+            token = sampler.sample(ctx, -1)
+            if llama_cpp.llama_vocab_is_eog(self._vocab, token):
+                finish = "stop"
+                break
+            logprob = None
+            if req.logprobs:
+                logprob = token_logprob(last_logits(ctx.ctx, self.n_vocab), token, req.top_logprobs)
+            count += 1
+            release = stream.push(self._pieces[token], logprob)
+            if release.text or release.payloads:
+                job.emit(TextDelta(choice, release.text, release.payloads))
+            if stream.stopped:
+                finish = "stop"
+                break
+            if (limit is not None and count >= limit) or llm.n_tokens >= self.n_ctx:
+                finish = "length"
+                break
+            llm.eval([token])
+        rest = stream.finish()
+        if rest.text or rest.payloads:
+            job.emit(TextDelta(choice, rest.text, rest.payloads))
+        return finish, count

@@ -1,0 +1,255 @@
+"""OpenAI's error envelope, and the FastAPI handlers that put every failure into it.
+
+Clients (the official SDKs first) parse `{"error": {"message", "type", "param", "code"}}` to decide
+which exception to raise, so no response of this server may leak FastAPI's `{"detail": ...}` shape or a
+bare 500 for input that is merely wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+INVALID_REQUEST = "invalid_request_error"
+
+MALFORMED_JSON_MESSAGE = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+)
+
+
+class APIError(Exception):
+    """An error that becomes an OpenAI error response; raise it anywhere inside a request."""
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        type: str = INVALID_REQUEST,
+        param: str | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.message, type=self.type, param=self.param, code=self.code)
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status_code, headers=self.headers)
+
+
+def error_body(
+    message: str, *, type: str = INVALID_REQUEST, param: str | None = None, code: str | None = None
+) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type, "param": param, "code": code}}
+
+
+def invalid_value(param: str, message: str) -> APIError:
+    """A 400 for a value that is well-typed but unusable (the common case after schema validation)."""
+    return APIError(400, message, param=param, code="invalid_value")
+
+
+def model_not_found(model: str, *, param: str | None = None) -> APIError:
+    return APIError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        param=param,
+        code="model_not_found",
+    )
+
+
+# --- request validation -> OpenAI's wording and codes --------------------------------------------
+
+
+def param_path(loc: Sequence[int | str], body: Any) -> str | None:
+    """Turn a pydantic error location into OpenAI's `param` (`messages[0].content`).
+
+    Pydantic puts union member labels and discriminator tags into `loc`; walking the real request
+    body alongside it keeps only the steps that exist in what the client sent, whatever the schema's
+    unions look like.
+    """
+    steps = list(loc)
+    if steps and steps[0] in ("body", "query", "path", "header"):
+        steps = steps[1:]
+    parts: list[str] = []
+    current: Any = body
+    for i, step in enumerate(steps):
+        last = i == len(steps) - 1
+        if isinstance(step, int) and isinstance(current, list) and 0 <= step < len(current):
+            parts.append(f"[{step}]")
+            current = current[step]
+        elif isinstance(step, str) and isinstance(current, dict) and (step in current or last):
+            parts.append(f".{step}" if parts else step)
+            current = current.get(step)
+    return "".join(parts) or None
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a decimal"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _bound_code(err: Mapping[str, Any], direction: str) -> str:
+    kind = "integer" if isinstance(err.get("input"), int) and not isinstance(err.get("input"), bool) else "decimal"
+    return f"{kind}_{direction}"
+
+
+def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
+    """The single most useful OpenAI-style 400 for a list of pydantic errors.
+
+    Union members each report their own failure; the deepest location is the one that matches what
+    the client was evidently trying to send.
+    """
+    if not errors:
+        return APIError(400, "Invalid request.")
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return APIError(400, MALFORMED_JSON_MESSAGE)
+    err = max(errors, key=lambda e: len(param_path(e.get("loc", ()), body) or ""))
+    kind = str(err.get("type", ""))
+    param = param_path(err.get("loc", ()), body)
+    value = err.get("input")
+    ctx = err.get("ctx") or {}
+    if param is None:
+        if kind == "missing":
+            return APIError(400, MALFORMED_JSON_MESSAGE)
+        return APIError(400, f"Invalid request body: expected a JSON object, but got {_type_name(value)}.")
+    if kind == "missing":
+        return APIError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+    if kind == "extra_forbidden":
+        return APIError(400, f"Unrecognized request argument supplied: {param}", param=param, code="unknown_parameter")
+    if kind in ("greater_than", "greater_than_equal"):
+        bound = ctx.get("gt", ctx.get("ge"))
+        return APIError(
+            400,
+            f"Invalid '{param}': value below minimum. Expected a value >{'=' if 'ge' in ctx else ''} {bound}, "
+            f"but got {value} instead.",
+            param=param,
+            code=_bound_code(err, "below_min_value"),
+        )
+    if kind in ("less_than", "less_than_equal"):
+        bound = ctx.get("lt", ctx.get("le"))
+        return APIError(
+            400,
+            f"Invalid '{param}': value above maximum. Expected a value <{'=' if 'le' in ctx else ''} {bound}, "
+            f"but got {value} instead.",
+            param=param,
+            code=_bound_code(err, "above_max_value"),
+        )
+    if kind == "too_long":
+        return APIError(
+            400,
+            f"Invalid '{param}': array too long. Expected an array with maximum length {ctx.get('max_length')}, "
+            f"but got an array with length {len(value) if isinstance(value, list | str | dict) else '?'} instead.",
+            param=param,
+            code="array_above_max_length",
+        )
+    if kind == "too_short":
+        return APIError(
+            400,
+            f"Invalid '{param}': array too short. Expected an array with minimum length {ctx.get('min_length')}, "
+            f"but got an array with length {len(value) if isinstance(value, list | str | dict) else '?'} instead.",
+            param=param,
+            code="empty_array" if value == [] else "array_below_min_length",
+        )
+    if kind in ("union_tag_invalid", "union_tag_not_found"):
+        tag = str(ctx.get("discriminator", "")).strip("'")
+        where = f"{param}.{tag}" if tag else param
+        expected = ctx.get("expected_tags", "")
+        got = ctx.get("tag")
+        detail = f"Invalid value: '{got}'." if got is not None else f"Missing required parameter: '{where}'."
+        return APIError(
+            400,
+            f"{detail} Supported values are: {expected}.",
+            param=where,
+            code="invalid_value" if got is not None else "missing_required_parameter",
+        )
+    if kind.endswith("_type") or kind.endswith("_parsing") or kind in ("model_attributes_type", "is_instance_of"):
+        return APIError(
+            400,
+            f"Invalid type for '{param}': got {_type_name(value)} instead ({err.get('msg', '')}).",
+            param=param,
+            code="invalid_type",
+        )
+    return APIError(400, f"Invalid value for '{param}': {err.get('msg', 'invalid value')}.", param=param, code="invalid_value")
+
+
+# --- handlers ------------------------------------------------------------------------------------
+
+
+def _request_body_for(exc: RequestValidationError) -> Any:
+    body = getattr(exc, "body", None)
+    if isinstance(body, bytes | bytearray):
+        try:
+            return json.loads(body)
+        except ValueError:
+            return None
+    return body
+
+
+async def _api_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, APIError)
+    return exc.response()
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return validation_error(exc.errors(), _request_body_for(exc)).response()
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    where = f"({request.method} {request.url.path})"
+    if exc.status_code == 404:
+        message, code = f"Invalid URL {where}", None
+    elif exc.status_code == 405:
+        message, code = f"Method not allowed {where}", None
+    else:
+        message, code = str(exc.detail), None
+    kind = INVALID_REQUEST if exc.status_code < 500 else "server_error"
+    return JSONResponse(
+        error_body(message, type=kind, code=code), status_code=exc.status_code, headers=dict(exc.headers or {})
+    )
+
+
+async def _unexpected_error(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        error_body("The server had an error while processing your request.", type="server_error"), status_code=500
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(APIError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)

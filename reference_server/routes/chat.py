@@ -1,0 +1,86 @@
+"""`POST /v1/chat/completions`, streamed (SSE) or not."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse
+
+from ..chat_output import ChunkBuilder, CompletionCollector
+from ..chat_request import plan_chat
+from ..engine import ChoiceDone, Job, JobDone, JobFailed, TextDelta
+from ..errors import APIError, error_body
+from ..registry import ModelRegistry
+from ..schemas import ChatCompletionRequest
+
+router = APIRouter()
+
+# OpenAI sends no keep-alive comments; an interval longer than any request disables them.
+_NO_PING = 365 * 24 * 3600
+
+
+@router.post("/v1/chat/completions")
+async def create_chat_completion(body: ChatCompletionRequest, request: Request) -> Any:
+    registry: ModelRegistry = request.app.state.registry
+    model = registry.get(body.model)
+    plan = plan_chat(body, model)
+    job = model.engine.submit(plan.generation)
+    token_bytes = model.engine.token_bytes
+    if plan.stream:
+        chunks = ChunkBuilder(model.id, model.fingerprint, plan.include_usage, plan.generation.logprobs, token_bytes)
+        return EventSourceResponse(_stream(job, chunks, plan.generation.n), sep="\n", ping=_NO_PING)
+    collector = CompletionCollector(model.id, model.fingerprint, plan.generation.n, plan.generation.logprobs, token_bytes)
+    async with _cancel_on_disconnect(request, job):
+        async for event in job.events():
+            if isinstance(event, TextDelta | ChoiceDone):
+                collector.add(event)
+            elif isinstance(event, JobFailed):
+                raise APIError(500, event.message, type="server_error")
+            elif isinstance(event, JobDone):
+                return JSONResponse(collector.result(event).model_dump(mode="json", exclude_unset=True))
+    raise APIError(500, "generation ended without a result", type="server_error")
+
+
+async def _stream(job: Job, chunks: ChunkBuilder, n: int) -> AsyncIterator[str]:
+    """SSE data lines in OpenAI's order; a client that goes away cancels the job (via `finally`)."""
+    try:
+        for choice in range(n):
+            yield chunks.role(choice).model_dump_json(exclude_unset=True)
+        async for event in job.events():
+            if isinstance(event, TextDelta):
+                yield chunks.text(event).model_dump_json(exclude_unset=True)
+            elif isinstance(event, ChoiceDone):
+                yield chunks.finish(event).model_dump_json(exclude_unset=True)
+            elif isinstance(event, JobDone):
+                if chunks.wants_usage:
+                    yield chunks.usage(event).model_dump_json(exclude_unset=True)
+                yield "[DONE]"
+            elif isinstance(event, JobFailed):
+                yield json.dumps(error_body(event.message, type="server_error"))
+    finally:
+        job.cancel()
+
+
+@contextlib.asynccontextmanager
+async def _cancel_on_disconnect(request: Request, job: Job) -> AsyncIterator[None]:
+    """Stop generating for a non-streamed request whose client hung up while waiting."""
+
+    async def watch() -> None:
+        while True:
+            message = await request.receive()
+            if message["type"] == "http.disconnect":
+                job.cancel()
+                return
+
+    watcher = asyncio.create_task(watch())
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        job.cancel()

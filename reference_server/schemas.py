@@ -1,0 +1,164 @@
+"""Request bodies as pydantic models, with the ranges and shapes of OpenAI's published API.
+
+The `openai` package only ships request *TypedDicts* (lazy `Iterable` fields, no ranges), so the
+requests are modelled here; the bounds follow `specs/openai-openapi-subset.yaml` and the API's
+documented limits, and the tests check them against that spec. Responses are never modelled here:
+they are built with the `openai` package's own pydantic types.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+class _Strict(BaseModel):
+    """Unknown fields are an error, as on OpenAI's API, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- content parts -------------------------------------------------------------------------------
+
+
+class TextPart(_Strict):
+    type: Literal["text"]
+    text: str
+    prompt_cache_breakpoint: Any = None
+
+
+class RefusalPart(_Strict):
+    type: Literal["refusal"]
+    refusal: str
+
+
+class ImagePart(_Strict):
+    type: Literal["image_url"]
+    image_url: dict[str, Any]
+
+
+class AudioPart(_Strict):
+    type: Literal["input_audio"]
+    input_audio: dict[str, Any]
+
+
+class FilePart(_Strict):
+    type: Literal["file"]
+    file: dict[str, Any]
+
+
+UserPart = Annotated[TextPart | ImagePart | AudioPart | FilePart, Field(discriminator="type")]
+AssistantPart = Annotated[TextPart | RefusalPart, Field(discriminator="type")]
+
+TextContent = str | Annotated[list[TextPart], Field(min_length=1)]
+
+
+# --- messages ------------------------------------------------------------------------------------
+
+
+class SystemMessage(_Strict):
+    role: Literal["system"]
+    content: TextContent
+    name: str | None = None
+
+
+class DeveloperMessage(_Strict):
+    role: Literal["developer"]
+    content: TextContent
+    name: str | None = None
+
+
+class UserMessage(_Strict):
+    role: Literal["user"]
+    content: str | Annotated[list[UserPart], Field(min_length=1)]
+    name: str | None = None
+
+
+class AssistantMessage(_Strict):
+    role: Literal["assistant"]
+    content: str | Annotated[list[AssistantPart], Field(min_length=1)] | None = None
+    refusal: str | None = None
+    name: str | None = None
+    audio: dict[str, Any] | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    function_call: dict[str, Any] | None = None
+
+
+class ToolMessage(_Strict):
+    role: Literal["tool"]
+    content: TextContent
+    tool_call_id: str
+
+
+class FunctionMessage(_Strict):
+    role: Literal["function"]
+    content: str | None
+    name: str
+
+
+Message = Annotated[
+    SystemMessage | DeveloperMessage | UserMessage | AssistantMessage | ToolMessage | FunctionMessage,
+    Field(discriminator="role"),
+]
+
+
+# --- the request ---------------------------------------------------------------------------------
+
+
+class StreamOptions(_Strict):
+    include_usage: bool | None = None
+    include_obfuscation: bool | None = None
+
+
+Penalty = Annotated[float, Field(ge=-2, le=2)]
+
+
+class ChatCompletionRequest(_Strict):
+    """`POST /v1/chat/completions`. Fields the server cannot honour are rejected by the route."""
+
+    model: str
+    messages: Annotated[list[Message], Field(min_length=1)]
+    max_tokens: Annotated[int, Field(ge=1)] | None = None
+    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
+    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
+    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    n: Annotated[int, Field(ge=1, le=128)] | None = None
+    stop: str | Annotated[list[str], Field(min_length=1, max_length=4)] | None = None
+    seed: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | None = None
+    presence_penalty: Penalty | None = None
+    frequency_penalty: Penalty | None = None
+    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
+    logprobs: bool | None = None
+    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+    user: str | None = None
+    stream: bool | None = None
+    stream_options: StreamOptions | None = None
+
+    # Accepted because they change nothing a single local model could honour differently.
+    metadata: dict[str, str] | None = None
+    store: bool | None = None
+    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
+    safety_identifier: Annotated[str, Field(max_length=64)] | None = None
+    prompt_cache_key: str | None = None
+    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
+    prompt_cache_options: dict[str, Any] | None = None
+    modalities: list[Literal["text", "audio"]] | None = None
+    verbosity: Literal["low", "medium", "high"] | None = None
+    parallel_tool_calls: bool | None = None
+
+    # Part of the API but not implemented by this server yet: the route answers 400 if they ask for
+    # anything beyond the default behaviour.
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    response_format: dict[str, Any] | None = None
+    tools: list[dict[str, Any]] | None = None
+    tool_choice: str | dict[str, Any] | None = None
+    functions: list[dict[str, Any]] | None = None
+    function_call: str | dict[str, Any] | None = None
+    audio: dict[str, Any] | None = None
+    prediction: dict[str, Any] | None = None
+    web_search_options: dict[str, Any] | None = None
+    moderation: dict[str, Any] | None = None
