@@ -96,7 +96,8 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
         action="extend",
         nargs="+",
         default=[],
-        help="run only the cases matching PATTERN (repeatable); `conformance list --only P` previews them",
+        help="only cases whose id or endpoint/parameter row matches this glob, e.g. 'chat.completions/stop' "
+        "or 'chat.*' (repeatable; `conformance list --only P` previews the selection)",
     )
     parser.add_argument(
         "--exclude",
@@ -104,7 +105,7 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
         action="extend",
         nargs="+",
         default=[],
-        help="leave out matching cases",
+        help="leave out cases matching this glob (repeatable)",
     )
     parser.add_argument(
         "--cases-dir", type=Path, metavar="DIR", help="read the YAML cases from DIR instead of specs/cases"

@@ -20,7 +20,7 @@ from conformance.results import CaseResult, Cell, CellState, Exchange, RunResult
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:78rem;
  padding:0 1rem;color:#1d2330;background:#fff}
-h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
+h1{font-size:1.6rem}h3 code{font-size:1.05rem}h2{margin-top:2.2rem;border-bottom:1px solid #dde;padding-bottom:.2rem}
 table{border-collapse:collapse;margin:.6rem 0 1.2rem}
 th,td{border:1px solid #d6d9e0;padding:.3rem .6rem;text-align:left;vertical-align:top}
 th{background:#f3f4f7}tr.profile th{background:#e9ebf5;font-style:italic}
