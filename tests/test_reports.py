@@ -224,3 +224,21 @@ def test_write_run_reports_writes_the_four_files(tmp_path: Path) -> None:
     assert sorted(p.name for p in written.values()) == ["junit.xml", "matrix.md", "report.html", "results.json"]
     for path in written.values():
         assert LEAKED_KEY not in path.read_text(encoding="utf-8")
+
+
+def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
+    from rich.console import Console
+
+    from conformance.reports.console import print_summary
+
+    cases = sample_cases()
+    cases[4] = cases[4].model_copy(update={"reason": f"[bold red]markup[/] is data, key {LEAKED_KEY}"})
+    console = Console(record=True, width=200, color_system=None)
+    print_summary(console, sample_results(cases=cases), [LEAKED_KEY])
+    text = console.export_text()
+    assert LEAKED_KEY not in text
+    assert "[bold red]markup[/] is data" in text
+    for parameter in ("stop", "response_format", "logit_bias", "n", "seed", "min_p (vllm)"):
+        assert f" {parameter} " in text, parameter
+    assert " temperature " not in text and " top_k " not in text  # supported: not listed
+    assert "Core parameters supported: 2/7" in text
