@@ -1,0 +1,153 @@
+"""The harness as a library: what the CLI, the pytest plugin and other tools call.
+
+`run_suite` resolves the model, selects cases, runs them and returns RunResults with the matrix
+cells derived. Problems the user can fix (unreachable server, unknown model, bad case file, a
+pattern that matches nothing) raise UsageError before any case runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+from collections.abc import Coroutine, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+import httpx
+
+from conformance.cases import Case, load_cases, select
+from conformance.errors import UsageError
+from conformance.matrix import derive_cells
+from conformance.results import CaseResult, RunInfo, RunResults
+from conformance.runner import Runner, Target
+
+__all__ = ["Case", "ProgressListener", "RunConfig", "UsageError", "list_cases", "resolve_model", "run_suite"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunConfig:
+    base_url: str
+    model: str | None = None  # None: the first model GET /models lists
+    api_key: str | None = None
+    provider: str = "unnamed"
+    only: list[str] = field(default_factory=list)  # globs over case ids and endpoint/parameter rows
+    exclude: list[str] = field(default_factory=list)
+    concurrency: int = 4
+    timeout: float = 60.0  # per case
+    cases_dir: Path | None = None  # default: the repository's specs/cases
+
+
+class ProgressListener(Protocol):
+    def started(self, total: int) -> None: ...
+    def case_finished(self, result: CaseResult) -> None: ...
+
+
+def list_cases(cases_dir: Path | None = None, only: Iterable[str] = (), exclude: Iterable[str] = ()) -> list[Case]:
+    return select(load_cases(cases_dir), only, exclude)
+
+
+def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> RunResults:
+    if config.concurrency < 1:
+        raise UsageError(f"concurrency must be at least 1, not {config.concurrency}")
+    if config.timeout <= 0:
+        raise UsageError(f"timeout must be positive, not {config.timeout:g}")
+    cases = list_cases(config.cases_dir, config.only, config.exclude)
+    base_url = config.base_url.rstrip("/")
+    model = resolve_model(base_url, config.api_key, config.model, timeout=min(config.timeout, 30.0))
+    target = Target(
+        base_url=base_url, model=model, api_key=config.api_key, timeout=config.timeout, concurrency=config.concurrency
+    )
+    started_at = datetime.now(UTC)
+    if listener is not None:
+        listener.started(len(cases))
+    on_result = listener.case_finished if listener is not None else None
+    results = _run_coroutine(_run(target, cases, on_result))
+    return RunResults(
+        run=RunInfo(
+            provider=config.provider,
+            base_url=base_url,
+            model=model,
+            tool_version=_tool_version(),
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            options={
+                "concurrency": config.concurrency,
+                "timeout": config.timeout,
+                "only": list(config.only),
+                "exclude": list(config.exclude),
+                "cases_dir": str(config.cases_dir) if config.cases_dir else None,
+            },
+        ),
+        cases=results,
+        cells=derive_cells(results),
+    )
+
+
+async def _run(target: Target, cases: list[Case], on_result: Any) -> list[CaseResult]:
+    async with Runner(target) as runner:
+        return await runner.run_all(cases, on_result)
+
+
+def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
+    """asyncio.run, also from code that already runs an event loop (notebooks, async tests)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+def _tool_version() -> str:
+    try:
+        return metadata.version("openai-conformance")
+    except metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+def resolve_model(base_url: str, api_key: str | None, model: str | None, timeout: float = 30.0) -> str:
+    """The model to test: `model` if the server knows it, else the first one /models lists."""
+    base_url = base_url.rstrip("/")
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    try:
+        response = httpx.get(f"{base_url}/models", headers=headers, timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise UsageError(f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no answer'}") from None
+    if response.status_code in (401, 403):
+        hint = "the API key was refused" if api_key else "it requires an API key (--api-key or OPENAI_API_KEY)"
+        raise UsageError(f"{base_url}/models answered HTTP {response.status_code}: {hint}")
+    ids = _model_ids(response)
+    if model:
+        if ids is not None and model not in ids:
+            try:
+                known = httpx.get(f"{base_url}/models/{model}", headers=headers, timeout=timeout).status_code
+            except httpx.HTTPError:
+                known = None
+            if known == 404:
+                listed = ", ".join(ids[:10]) or "none"
+                raise UsageError(f"no model {model!r} at {base_url} (it lists: {listed})")
+        return model
+    if response.status_code == 404 and not base_url.endswith("/v1"):
+        raise UsageError(f"{base_url}/models is not found: did you mean {base_url}/v1 ?")
+    if ids is None:
+        raise UsageError(f"cannot list models at {base_url}/models (HTTP {response.status_code}); pass --model")
+    if not ids:
+        raise UsageError(f"{base_url}/models lists no models; pass --model")
+    return ids[0]
+
+
+def _model_ids(response: httpx.Response) -> list[str] | None:
+    if response.status_code != 200:
+        return None
+    try:
+        data = response.json().get("data")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(data, list):
+        return None
+    return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]

@@ -1,0 +1,228 @@
+"""Server-sent events: parse a raw stream body, check its framing, and assemble chat chunks.
+
+The SDK's decoder is forgiving by design (it skips what it does not understand), so framing is judged
+here on the raw bytes: what a stricter client, a proxy, or another language's SDK would see.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+_FIELD = re.compile(r"^(data|event|id|retry)(:|$)")
+
+
+@dataclass
+class Event:
+    data: str
+    event: str | None = None
+    json: Any = None
+    is_json: bool = False
+
+
+@dataclass
+class ParsedStream:
+    events: list[Event] = field(default_factory=list)
+    stray_lines: list[str] = field(default_factory=list)  # neither a known field, a comment nor blank
+    unterminated: bool = False  # the body ended inside an event (no blank line after its data)
+
+    @property
+    def chunks(self) -> list[Any]:
+        return [e.json for e in self.events if e.is_json]
+
+    @property
+    def unparsable(self) -> list[str]:
+        return [e.data for e in self.events if not e.is_json and e.data != "[DONE]"]
+
+
+def parse(text: str) -> ParsedStream:
+    """Split an SSE body into events the way the WHATWG algorithm does."""
+    out = ParsedStream()
+    data: list[str] = []
+    event_name: str | None = None
+    have_data = False
+    for line in re.split(r"\r\n|\r|\n", text):
+        if line == "":
+            if have_data:
+                out.events.append(_event("\n".join(data), event_name))
+            data, event_name, have_data = [], None, False
+            continue
+        if line.startswith(":"):
+            continue
+        if not _FIELD.match(line):
+            out.stray_lines.append(line)
+            continue
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            data.append(value)
+            have_data = True
+        elif name == "event":
+            event_name = value
+    if have_data:
+        out.unterminated = True
+        out.events.append(_event("\n".join(data), event_name))
+    return out
+
+
+def _event(data: str, name: str | None) -> Event:
+    try:
+        return Event(data=data, event=name, json=json.loads(data), is_json=True)
+    except ValueError:
+        return Event(data=data, event=name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Framing checks, by name (the YAML says `sse: done_last`). Each returns "" when it holds, else what
+# was seen instead.
+
+
+def _data_lines(s: ParsedStream) -> str:
+    if s.stray_lines:
+        return f"line that is not an SSE field: {s.stray_lines[0][:120]!r}"
+    if not s.events:
+        return "no data events at all"
+    if s.unparsable:
+        return f"data that is neither JSON nor [DONE]: {s.unparsable[0][:120]!r}"
+    if s.unterminated:
+        return "the last event is not terminated by a blank line"
+    return ""
+
+
+def _done_last(s: ParsedStream) -> str:
+    done = [i for i, e in enumerate(s.events) if e.data == "[DONE]"]
+    if not done:
+        return "no data: [DONE] event"
+    if len(done) > 1:
+        return f"{len(done)} [DONE] events"
+    if done[0] != len(s.events) - 1:
+        return f"[DONE] is event {done[0] + 1} of {len(s.events)}, not the last"
+    return ""
+
+
+def _same_id(s: ParsedStream) -> str:
+    for key in ("id", "created", "model"):
+        values = {json.dumps(c.get(key)) for c in _dicts(s)}
+        if len(values) > 1:
+            return f"chunks carry different {key} values: {', '.join(sorted(values))[:200]}"
+    return ""
+
+
+def _role_first(s: ParsedStream) -> str:
+    firsts: dict[Any, dict[str, Any]] = {}
+    for chunk in _dicts(s):
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict):
+                firsts.setdefault(choice.get("index"), choice)
+    if not firsts:
+        return "no chunk has a choice"
+    for index, choice in firsts.items():
+        role = (choice.get("delta") or {}).get("role")
+        if role != "assistant":
+            return f"the first delta of choice {index} has role {role!r}, not 'assistant'"
+    return ""
+
+
+def _finish_last(s: ParsedStream) -> str:
+    per_index: dict[Any, list[Any]] = {}
+    for chunk in _dicts(s):
+        for choice in chunk.get("choices") or []:
+            if isinstance(choice, dict):
+                per_index.setdefault(choice.get("index"), []).append(choice.get("finish_reason"))
+    if not per_index:
+        return "no chunk has a choice"
+    for index, reasons in per_index.items():
+        if reasons[-1] is None:
+            return f"choice {index} never gets a finish_reason"
+        early = [r for r in reasons[:-1] if r is not None]
+        if early:
+            return f"choice {index} has finish_reason {early[0]!r} before its last chunk"
+    return ""
+
+
+def _usage_chunk(s: ParsedStream) -> str:
+    chunks = _dicts(s)
+    if not chunks:
+        return "no chunks"
+    last = chunks[-1]
+    if last.get("choices") != []:
+        return f"the last chunk has choices {json.dumps(last.get('choices'))[:120]}, expected [] with the usage"
+    if not isinstance(last.get("usage"), dict):
+        return f"the last chunk has usage {json.dumps(last.get('usage'))[:120]}, expected an object"
+    early = [i for i, c in enumerate(chunks[:-1]) if c.get("usage") is not None]
+    if early:
+        return f"chunk {early[0] + 1} carries usage before the final usage chunk"
+    return ""
+
+
+def _no_usage(s: ParsedStream) -> str:
+    chunks = _dicts(s)
+    with_usage = [i for i, c in enumerate(chunks) if c.get("usage") is not None]
+    if with_usage:
+        return f"chunk {with_usage[0] + 1} carries usage although include_usage was not requested"
+    empty = [i for i, c in enumerate(chunks) if c.get("choices") == []]
+    if empty:
+        return f"chunk {empty[0] + 1} has no choices although include_usage was not requested"
+    return ""
+
+
+def _dicts(s: ParsedStream) -> list[dict[str, Any]]:
+    return [c for c in s.chunks if isinstance(c, dict)]
+
+
+FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
+    "data_lines": ("every line is an SSE field and every event's data is JSON or [DONE]", _data_lines),
+    "done_last": ("the stream ends with exactly one data: [DONE]", _done_last),
+    "same_id": ("every chunk has the same id, created and model", _same_id),
+    "role_first": ("the first delta of each choice carries role 'assistant'", _role_first),
+    "finish_last": ("finish_reason is null until each choice's last chunk, then set", _finish_last),
+    "usage_chunk": ("usage is null on every chunk but a final one with choices [] and the usage", _usage_chunk),
+    "no_usage": ("without include_usage no chunk carries usage or empty choices", _no_usage),
+}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Assembly: the streamed answer put back together in the shape of the non-streamed one, so a case can
+# compare the two with ordinary field expectations.
+
+
+def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
+    choices: dict[int, dict[str, Any]] = {}
+    usage = None
+    head: dict[str, Any] = {}
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if not head:
+            head = {k: chunk.get(k) for k in ("id", "created", "model")}
+        if chunk.get("usage") is not None:
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            slot = choices.setdefault(
+                index,
+                {"index": index, "message": {"role": None, "content": None}, "finish_reason": None, "logprobs": None},
+            )
+            delta = choice.get("delta") or {}
+            if delta.get("role") and slot["message"]["role"] is None:
+                slot["message"]["role"] = delta["role"]
+            if isinstance(delta.get("content"), str):
+                slot["message"]["content"] = (slot["message"]["content"] or "") + delta["content"]
+            if choice.get("finish_reason") is not None:
+                slot["finish_reason"] = choice["finish_reason"]
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+                slot["logprobs"] = slot["logprobs"] or {"content": []}
+                slot["logprobs"]["content"].extend(logprobs["content"])
+    ordered = [choices[k] for k in sorted(choices, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))]
+    return {**head, "object": "chat.completion", "choices": ordered, "usage": usage}
+
+
+ASSEMBLERS: dict[str, Callable[[list[Any]], dict[str, Any]]] = {
+    "chat.completions": assemble_chat,
+}
