@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -213,20 +212,6 @@ def _check_base_url(base_url: str) -> str:
     return base_url.rstrip("/")
 
 
-def _check_reachable(base_url: str, api_key: str | None, timeout: float) -> None:
-    """Fail in one line before the run if nothing answers, instead of reporting every case as an error.
-
-    Any HTTP answer counts as reachable (even a 404): what the server does with our calls is for the
-    cases to measure.
-    """
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    try:
-        httpx.get(f"{base_url}/models", headers=headers, timeout=min(timeout, 15.0))
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        reason = str(exc) or type(exc).__name__
-        raise UsageError(f"cannot reach {base_url}: {reason}") from None
-
-
 def _check_writable(directory: Path) -> None:
     """Fail before the run, not after minutes of it, when the reports could not be written."""
     try:
@@ -238,21 +223,21 @@ def _check_writable(directory: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    from conformance.api import RunConfig, list_cases, resolve_model, run_suite
+
     api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
     base_url = _check_base_url(args.base_url)
-    _check_reachable(base_url, api_key, args.timeout)
+    if not list_cases(args.cases_dir, only=args.only, exclude=args.exclude):
+        raise UsageError(_no_cases_message(args))
+    # Reachable, authorised, and a model to test: all usage errors, found before anything is written.
+    model = resolve_model(base_url, api_key, args.model, timeout=min(args.timeout, 30.0))
     provider = args.provider or default_provider(base_url)
     out_dir: Path = args.out or Path("reports") / path_slug(provider)
     _check_writable(out_dir)
 
-    from conformance.api import RunConfig, list_cases, run_suite  # the suite's machinery, only when needed
-
-    if not list_cases(args.cases_dir, only=args.only, exclude=args.exclude):
-        raise UsageError(_no_cases_message(args))
-
     config = RunConfig(
         base_url=base_url,
-        model=args.model,
+        model=model,
         api_key=api_key,
         provider=provider,
         only=list(args.only),
@@ -294,8 +279,9 @@ def cmd_list(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     if not cases:
         raise UsageError(_no_cases_message(args))
     table = Table(title=f"{len(cases)} cases", title_justify="left")
-    for column in ("id", "endpoint", "parameter", "profile", "title"):
-        table.add_column(column, overflow="fold")
+    for column in ("id", "endpoint", "parameter", "profile"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("title", overflow="fold", min_width=20)
     for case in cases:
         table.add_row(
             *(Text(str(v)) for v in (case.id, case.endpoint, case.parameter, case.profile, case.title))
@@ -331,8 +317,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # exits 2 itself on a bad flag or value
     secrets = [getattr(args, "api_key", None), os.environ.get(API_KEY_ENV)]
-    stdout = Console(highlight=False)
-    stderr = Console(stderr=True, highlight=False)
+    # Piped or in a CI log, Rich would assume 80 columns and fold ids mid-word; logs can be wider.
+    wide = None if sys.stdout.isatty() or "COLUMNS" in os.environ else 160
+    stdout = Console(highlight=False, width=wide)
+    stderr = Console(stderr=True, highlight=False, width=wide)
     try:
         return args.handler(args, stdout, stderr)
     except (UsageError, ResultsFileError) as exc:
