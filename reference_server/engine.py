@@ -131,6 +131,7 @@ class Engine:
         # Rendering every token once up front keeps the per-token path to a list lookup.
         self._pieces = [self._piece(t, special=False) for t in range(self.n_vocab)]
         self._display = [self._piece(t, special=True) for t in range(self.n_vocab)]
+        self._prompt_extent = 0  # leading KV-cache tokens that were decoded in multi-token batches
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._worker = threading.Thread(target=self._work, name=f"engine:{path.name}", daemon=True)
         self._worker.start()
@@ -214,26 +215,33 @@ class Engine:
     def _load_prompt(self, tokens: Sequence[int], job: Job) -> int | None:
         """Make the context hold `tokens`, reusing the longest prefix already in the KV cache.
 
-        Returns how many prompt tokens came from the cache (None if cancelled). At least one token is
-        always decoded so the logits belong to this prompt.
+        Returns how many prompt tokens came from the cache (None if cancelled).
+
+        llama.cpp computes a one-token batch on a different kernel than a multi-token one, and the
+        results differ enough to change sampled tokens. So prompt tokens are always decoded in
+        batches of two or more, only such tokens are ever reused (never generated ones, which were
+        decoded one by one), and at least the last two prompt tokens are decoded again: the logits
+        for the first sampled token are then the same whether or not the cache was used, which is
+        what makes a fixed seed reproducible.
         """
         llm = self._llm
         common = 0
         if llm.n_tokens:
-            limit = min(llm.n_tokens, len(tokens))
+            limit = min(llm.n_tokens, self._prompt_extent, len(tokens))
             differ = np.nonzero(llm.input_ids[:limit] != np.asarray(tokens[:limit], dtype=np.intc))[0]
             common = int(differ[0]) if len(differ) else limit
-        reuse = min(common, len(tokens) - 1)
+        reuse = min(common, len(tokens) - 2)
         if reuse > 0 and llm._ctx.kv_cache_seq_rm(-1, reuse, -1):
             llm.n_tokens = reuse
         else:
             reuse = 0
             llm.reset()
-        rest = list(tokens[reuse:])
-        for start in range(0, len(rest), llm.n_batch):
+        self._prompt_extent = reuse
+        for batch in _batches(list(tokens[reuse:]), llm.n_batch):
             if job.cancelled:
                 return None
-            llm.eval(rest[start : start + llm.n_batch])
+            llm.eval(batch)
+            self._prompt_extent += len(batch) if len(tokens) > 1 else 0
         return reuse
 
     def _generate(
@@ -271,3 +279,11 @@ class Engine:
         if rest.text or rest.payloads:
             job.emit(TextDelta(choice, rest.text, rest.payloads))
         return finish, count
+
+
+def _batches(tokens: list[int], size: int) -> list[list[int]]:
+    """Split into batches of at most `size`, never leaving a lone token at the end (see _load_prompt)."""
+    batches = [tokens[i : i + size] for i in range(0, len(tokens), size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2], batches[-1] = batches[-2][:-1], [batches[-2][-1], *batches[-1]]
+    return batches

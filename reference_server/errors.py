@@ -119,9 +119,15 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-def _bound_code(err: Mapping[str, Any], direction: str) -> str:
-    kind = "integer" if isinstance(err.get("input"), int) and not isinstance(err.get("input"), bool) else "decimal"
-    return f"{kind}_{direction}"
+def _bound_code(bound: Any, direction: str) -> str:
+    """OpenAI's code names the field's type, which the bound's own type mirrors (`le=2` vs `le=2.0`)."""
+    return f"{'integer' if isinstance(bound, int) else 'decimal'}_{direction}"
+
+
+def _is_type_error(err: Mapping[str, Any]) -> bool:
+    """A union member whose type did not match at all: the least informative error of the lot."""
+    kind = str(err.get("type", ""))
+    return kind.endswith("_type") or kind.endswith("_parsing") or kind in ("none_required", "is_instance_of")
 
 
 def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError:
@@ -134,7 +140,7 @@ def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError
         return APIError(400, "Invalid request.")
     if any(e.get("type") == "json_invalid" for e in errors):
         return APIError(400, MALFORMED_JSON_MESSAGE)
-    err = max(errors, key=lambda e: len(param_path(e.get("loc", ()), body) or ""))
+    err = max(errors, key=lambda e: (len(param_path(e.get("loc", ()), body) or ""), not _is_type_error(e)))
     kind = str(err.get("type", ""))
     param = param_path(err.get("loc", ()), body)
     value = err.get("input")
@@ -154,7 +160,7 @@ def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError
             f"Invalid '{param}': value below minimum. Expected a value >{'=' if 'ge' in ctx else ''} {bound}, "
             f"but got {value} instead.",
             param=param,
-            code=_bound_code(err, "below_min_value"),
+            code=_bound_code(bound, "below_min_value"),
         )
     if kind in ("less_than", "less_than_equal"):
         bound = ctx.get("lt", ctx.get("le"))
@@ -163,7 +169,7 @@ def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError
             f"Invalid '{param}': value above maximum. Expected a value <{'=' if 'le' in ctx else ''} {bound}, "
             f"but got {value} instead.",
             param=param,
-            code=_bound_code(err, "above_max_value"),
+            code=_bound_code(bound, "above_max_value"),
         )
     if kind == "too_long":
         return APIError(
@@ -193,7 +199,7 @@ def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError
             param=where,
             code="invalid_value" if got is not None else "missing_required_parameter",
         )
-    if kind.endswith("_type") or kind.endswith("_parsing") or kind in ("model_attributes_type", "is_instance_of"):
+    if _is_type_error(err):
         return APIError(
             400,
             f"Invalid type for '{param}': got {_type_name(value)} instead ({err.get('msg', '')}).",
