@@ -17,6 +17,7 @@ from ..chat_request import plan_chat
 from ..engine import ChoiceDone, Job, JobDone, JobFailed, TextDelta
 from ..errors import APIError, error_body
 from ..registry import ModelRegistry
+from ..request_body import read_body
 from ..schemas import ChatCompletionRequest
 
 router = APIRouter()
@@ -26,7 +27,8 @@ _NO_PING = 365 * 24 * 3600
 
 
 @router.post("/v1/chat/completions")
-async def create_chat_completion(body: ChatCompletionRequest, request: Request) -> Any:
+async def create_chat_completion(request: Request) -> Any:
+    body = await read_body(request, ChatCompletionRequest)
     registry: ModelRegistry = request.app.state.registry
     model = registry.get(body.model)
     plan = plan_chat(body, model)
