@@ -69,8 +69,8 @@ class Expectation(_Strict):
     not_matches: str | None = None
     exists: bool | None = None
     type: str | list[str] | None = None
-    count: int | Range | None = None  # list length
-    length: int | Range | None = None  # string length
+    count: int | Range | str | None = None  # list length: 3, {min: 1}, or a ${...} expression
+    length: int | Range | str | None = None  # string length
     le: Any = None
     lt: Any = None
     ge: Any = None
@@ -242,6 +242,9 @@ def load_file(path: Path) -> list[Case]:
         raise UsageError(f"{path}: {exc}") from exc
 
 
+_TYPE_TAGS = {"int", "str", "float", "bool", "dict", "list", "none"}
+
+
 class _CaseProblem(ValueError):
     pass
 
@@ -250,6 +253,8 @@ def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
     first = exc.errors()[0]
     loc = first["loc"]
     where = ""
+    # pydantic names the union member it tried ("int", "Range"...): noise for a case author
+    loc = tuple(p for p in loc if isinstance(p, int) or not (p[:1].isupper() or p in _TYPE_TAGS or "[" in p))
     for part in loc:
         where += f"[{part}]" if isinstance(part, int) else f".{part}"
     where = where.lstrip(".")
