@@ -7,7 +7,8 @@ Shared baselines run once per run and are awaited by every case that compares ag
 How a step's answer maps to a verdict:
 - no answer / 5xx / a 2xx body that is not JSON: error
 - 4xx where the case did not ask for an error: unsupported (the server refused the parameter)
-- an expectation that does not hold: fail, with the worst failure kind (schema > protocol > behaviour)
+- an expectation that does not hold: fail, with the worst failure kind (schema > protocol > behaviour),
+  except that a wrong status decides alone (protocol): the other checks fail because of it
 - any of the above on a baseline step or shared baseline: the case is skipped, naming the baseline,
   because the parameter under test was never exercised.
 """
@@ -243,12 +244,18 @@ def _judge_step(
         )
     scope = {**names, name: view}
     stream = outcome.stream
-    step_checks += [checks.judge(exp, view, scope, stream) for exp in step.expect]
+    judged = [(exp, checks.judge(exp, view, scope, stream)) for exp in step.expect]
+    step_checks += [check for _, check in judged]
     failed = [c for c in step_checks if not c.passed]
     if not failed:
         return StepResult(outcome, view=view, checks=step_checks)
-    kind = min((c.kind for c in failed), key=_KIND_ORDER.index)
-    first = next(c for c in failed if c.kind is kind)
+    # A wrong status explains the rest (an accepted bad request has no error envelope to validate).
+    wrong_status = [check for exp, check in judged if exp.subject == "status" and not check.passed]
+    if wrong_status:
+        kind, first = FailureKind.PROTOCOL, wrong_status[0]
+    else:
+        kind = min((c.kind for c in failed), key=_KIND_ORDER.index)
+        first = next(c for c in failed if c.kind is kind)
     return StepResult(
         outcome, view=view, verdict=Verdict.FAIL, kind=kind, problem=f"{first.expectation}: {first.detail}", checks=step_checks
     )
