@@ -250,7 +250,9 @@ class _CaseProblem(ValueError):
 
 
 def _describe(exc: ValidationError, raw: dict[str, Any]) -> str:
-    first = exc.errors()[0]
+    errors = exc.errors()
+    # a misspelt field usually also makes a required one "missing": name the misspelling
+    first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
     loc = first["loc"]
     where = ""
     # pydantic names the union member it tried ("int", "Range"...): noise for a case author

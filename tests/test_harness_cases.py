@@ -1,0 +1,140 @@
+"""The case format and the library API's usage errors: bad input is one clear line naming file and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conformance import expressions, sse
+from conformance.api import RunConfig, list_cases, resolve_model, run_suite
+from conformance.errors import UsageError
+from conformance.paths import default_cases_dir
+from reference_server.launcher import free_port
+
+GOOD_STEP = """
+      - sdk: chat.completions.create
+        params: {messages: [{role: user, content: hi}], max_tokens: 2}
+"""
+
+
+def write_cases(tmp_path: Path, body: str, name: str = "x.yaml") -> Path:
+    (tmp_path / name).write_text(textwrap.dedent(body), encoding="utf-8")
+    return tmp_path
+
+
+def test_packaged_cases_load_and_cover_the_issue_rows() -> None:
+    cases = list_cases()
+    assert default_cases_dir().is_dir()
+    rows = {c.row for c in cases}
+    for row in [
+        "models/list", "models/retrieve", "chat.completions/messages", "chat.completions/messages.system",
+        "chat.completions/messages.developer", "chat.completions/messages.assistant", "chat.completions/max_tokens",
+        "chat.completions/max_completion_tokens", "chat.completions/temperature", "chat.completions/top_p",
+        "chat.completions/stop", "chat.completions/seed", "chat.completions/n", "chat.completions/presence_penalty",
+        "chat.completions/frequency_penalty", "chat.completions/logit_bias", "chat.completions/logprobs",
+        "chat.completions/top_logprobs", "chat.completions/user", "chat.completions/stream",
+        "chat.completions/stream_options.include_usage", "chat.completions/model",
+    ]:  # fmt: skip
+        assert row in rows, row
+    assert all(c.profile == "core" for c in cases)
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("cases: [", "not valid YAML"),
+        ("- just a list", "a mapping with a 'cases' list"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    stepz: []\n", "cases[0].stepz (case a): unknown field 'stepz'"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        expect: [{field: body.x, equal: 1}]\n", "cases[0].steps[0].expect[0].equal (case a): unknown field"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.nothing.create\n", "cases[0] (a).steps[0].sdk: the openai SDK has no method"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        params: {temprature: 1}\n", "has no parameter 'temprature'"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        params: {max_tokens: '${later.body}'}\n", "refers to 'later'"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        expect: [{schema: NoSuchSchema}]\n", "no schema 'NoSuchSchema'"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        expect: [{sse: done_first}]\n", "unknown sse check 'done_first'"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        expect: [{field: body.x}]\n", "needs a predicate"),
+        ("endpoint: e\ncases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: chat.completions.create\n        params: {n: '${__import__(\"os\")}'}\n", "only these functions exist"),
+        ("cases:\n  - id: a\n    parameter: p\n    steps:\n      - sdk: models.list\n", "no endpoint"),
+        ("endpoint: e\nextra: 1\ncases: []\n", "unknown top-level key 'extra'"),
+    ],
+)
+def test_bad_case_files_name_file_and_field(tmp_path: Path, body: str, message: str) -> None:
+    directory = write_cases(tmp_path, body)
+    with pytest.raises(UsageError) as err:
+        list_cases(directory)
+    text = str(err.value)
+    assert str(directory / "x.yaml") in text
+    assert message in text, text
+    assert "\n" not in text
+
+
+def test_duplicate_ids_across_files(tmp_path: Path) -> None:
+    case = "endpoint: e\ncases:\n  - id: dup\n    parameter: p\n    steps:\n      - sdk: models.list\n"
+    write_cases(tmp_path, case, "a.yaml")
+    write_cases(tmp_path, case, "b.yaml")
+    with pytest.raises(UsageError, match="'dup' is also used in"):
+        list_cases(tmp_path)
+
+
+def test_patterns_select_ids_and_rows() -> None:
+    assert {c.id for c in list_cases(only=["chat.completions/stop"])} == {
+        "chat.stop.string", "chat.stop.list", "chat.stop.absent"
+    }  # fmt: skip
+    assert all(c.endpoint == "models" for c in list_cases(only=["models/*"]))
+    assert "chat.stop.list" not in {c.id for c in list_cases(only=["chat.stop.*"], exclude=["*.list"])}
+    with pytest.raises(UsageError, match="matches no case"):
+        list_cases(only=["nothing.like.this"])
+    with pytest.raises(UsageError, match="empty pattern"):
+        list_cases(exclude=[""])
+
+
+def test_unreachable_base_url_is_a_usage_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    with pytest.raises(UsageError, match=f"cannot reach {url}"):
+        resolve_model(url, None, None, timeout=2)
+    with pytest.raises(UsageError, match="cannot reach"):
+        run_suite(RunConfig(base_url=url, only=["models.list"], timeout=2))
+
+
+def test_unknown_model_and_missing_key(server, keyed_server) -> None:
+    with pytest.raises(UsageError, match="no model 'gpt-nope'"):
+        resolve_model(server.base_url, None, "gpt-nope")
+    with pytest.raises(UsageError, match="requires an API key"):
+        resolve_model(keyed_server.base_url, None, None)
+    with pytest.raises(UsageError, match="did you mean"):
+        resolve_model(server.base_url.removesuffix("/v1"), None, None)
+    assert resolve_model(server.base_url + "/", None, None)
+
+
+def test_expressions_are_typed_and_safe() -> None:
+    names = {"b": {"body": {"choices": [{"message": {"content": "Hello there sailor"}}]}}, "model": "m"}
+    assert expressions.render("${len(b.body.choices)}", names) == 1
+    assert expressions.render("n=${len(b.body.choices)}", names) == "n=1"
+    assert expressions.render("${before(b.body.choices[0].message.content, 'there')}", names) == "Hello "
+    assert expressions.render({"${model}": "$${literal}"}, names) == {"m": "${literal}"}
+    assert expressions.render("${bias(range(0, 6, 2), -100)}", names) == {"0": -100, "2": -100, "4": -100}
+    assert expressions.resolve({"c": [{"i": 1}, {"i": 2}]}, "c[*].i") == [1, 2]
+    with pytest.raises(expressions.MissingValue, match=r"b.body.choices\[3\] is missing"):
+        expressions.render("${b.body.choices[3]}", names)
+    for bad in ("b.__class__", "open('x')", "[x for x in b]", "lambda: 1"):
+        with pytest.raises(expressions.ExpressionError):
+            expressions.parse(bad)
+    with pytest.raises(expressions.ExpressionError, match="too large"):
+        expressions.render("${range(10000000)}", names)
+
+
+def test_sse_parsing_and_framing() -> None:
+    good = 'data: {"id":"a","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n'
+    good += 'data: {"id":"a","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
+    parsed = sse.parse(good)
+    assert len(parsed.events) == 3 and len(parsed.chunks) == 2
+    for name, (_, check) in sse.FRAMING_CHECKS.items():
+        if name != "usage_chunk":
+            assert check(parsed) == "", name
+    assert sse.FRAMING_CHECKS["done_last"][1](sse.parse(good.replace("data: [DONE]\n\n", "")))
+    assert sse.FRAMING_CHECKS["data_lines"][1](sse.parse("garbage\n" + good))
+    assert sse.FRAMING_CHECKS["data_lines"][1](sse.parse(good.rstrip("\n")))  # unterminated last event
+    assembled = sse.assemble_chat(parsed.chunks)
+    assert assembled["choices"][0]["message"] == {"role": "assistant", "content": "x"}
+    assert assembled["choices"][0]["finish_reason"] == "stop"
