@@ -36,7 +36,7 @@ SUBJECTS = ("status", "header", "schema", "sse", "field", "value", "that", "json
 PREDICATES = (
     "equals", "not_equals", "matches", "not_matches", "exists", "type", "count", "length", "le", "lt",
     "ge", "gt", "one_of", "contains", "not_contains", "startswith", "prefix_of", "join_equals",
-    "all_equal", "is_json", "validates", "each",
+    "all_equal", "is_json", "validates", "json_schema", "each",
 )  # fmt: skip
 _NEEDS_PREDICATE = {"field", "value", "header"}
 JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
@@ -84,6 +84,7 @@ class Expectation(_Strict):
     all_equal: bool | None = None
     is_json: bool | None = None
     validates: str | None = None  # a spec component schema
+    json_schema: dict[str, Any] | str | None = None  # an inline JSON Schema (or ${...}); strings are parsed first
     each: Expectation | None = None  # predicates applied to every element of a list
 
     kind: FailureKind | None = None

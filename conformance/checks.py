@@ -11,6 +11,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+
 from conformance import expressions, openapi
 from conformance.cases import Expectation, Range
 from conformance.results import CheckOutcome, FailureKind
@@ -192,6 +195,7 @@ def _phrase(name: str, raw_arg: Any, arg: Any) -> str:
         "exists": "exists" if arg else "is absent",
         "all_equal": "are all equal",
         "is_json": "is a JSON document",
+        "json_schema": "validates against the given JSON Schema",
         "each": "each element satisfies the nested check",
     }.get(name, f"{name.replace('_', ' ')} {shown}")
 
@@ -320,6 +324,26 @@ def _validates(value: Any, arg: Any, names: Any) -> str:
     return errors[0] if errors else ""
 
 
+def _json_schema(value: Any, arg: Any, names: Any) -> str:
+    """Structured output: the value (a JSON string or an object) validates against an inline schema."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError as exc:
+            return f"is not JSON ({exc}): {short(value)}"
+    if not isinstance(arg, dict):
+        return f"the schema is not an object: {short(arg)}"
+    try:
+        Draft202012Validator.check_schema(arg)
+    except SchemaError as exc:
+        return f"the schema itself is invalid: {exc.message}"
+    error = best_match(Draft202012Validator(arg).iter_errors(value))
+    if error is None:
+        return ""
+    where = "/".join(str(p) for p in error.absolute_path) or "<root>"
+    return f"{where}: {error.message}"
+
+
 def _each(value: Any, arg: Any, names: Mapping[str, Any]) -> str:
     if not isinstance(value, list):
         return f"is not a list: {short(value)}"
@@ -353,5 +377,6 @@ _PREDICATES: dict[str, Callable[[Any, Any, Any], str]] = {
     "all_equal": _all_equal,
     "is_json": _is_json,
     "validates": _validates,
+    "json_schema": _json_schema,
     "each": _each,
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import textwrap
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 
 from conformance import expressions, sse
 from conformance.api import RunConfig, list_cases, resolve_model, run_suite
+from conformance.cases import Expectation
+from conformance.checks import judge
 from conformance.errors import UsageError
 from conformance.paths import default_cases_dir
 from reference_server.launcher import free_port
@@ -138,3 +141,68 @@ def test_sse_parsing_and_framing() -> None:
     assembled = sse.assemble_chat(parsed.chunks)
     assert assembled["choices"][0]["message"] == {"role": "assistant", "content": "x"}
     assert assembled["choices"][0]["finish_reason"] == "stop"
+
+
+# Every predicate and subject of the vocabulary, each shown to pass on one value and fail on another.
+PREDICATE_CASES = [
+    ({"field": "v", "equals": 1}, 1, 2),
+    ({"field": "v", "equals": True}, True, 1),
+    ({"field": "v", "not_equals": "a"}, "b", "a"),
+    ({"field": "v", "matches": "^ab"}, "abc", "cab"),
+    ({"field": "v", "not_matches": "x"}, "abc", "xyz"),
+    ({"field": "v", "exists": True}, 0, expressions.MissingValue),
+    ({"field": "v", "exists": False}, expressions.MissingValue, None),
+    ({"field": "v", "type": "integer"}, 3, 3.5),
+    ({"field": "v", "type": ["string", "null"]}, None, 1),
+    ({"field": "v", "count": 2}, [1, 2], [1]),
+    ({"field": "v", "count": {"min": 1, "max": 2}}, [1], []),
+    ({"field": "v", "count": "${1 + 1}"}, [1, 2], [1, 2, 3]),
+    ({"field": "v", "length": {"max": 3}}, "abc", "abcd"),
+    ({"field": "v", "le": 3}, 3, 4),
+    ({"field": "v", "lt": 3}, 2, 3),
+    ({"field": "v", "ge": 3}, 3, 2),
+    ({"field": "v", "gt": 3}, 4, 3),
+    ({"field": "v", "one_of": ["stop", "length"]}, "stop", "done"),
+    ({"field": "v", "contains": "b"}, "abc", "xyz"),
+    ({"field": "v", "contains": 2}, [1, 2], [1]),
+    ({"field": "v", "not_contains": "b"}, "ac", "abc"),
+    ({"field": "v", "startswith": "The"}, "The sea", "A sea"),
+    ({"field": "v", "prefix_of": "The sea"}, "The", "sea"),
+    ({"field": "v", "join_equals": "abc"}, ["a", "bc"], ["a", "b"]),
+    ({"field": "v", "all_equal": True}, ["x", "x"], ["x", "y"]),
+    ({"field": "v", "is_json": True}, '{"a": 1}', "{a"),
+    ({"field": "v", "validates": "Model"}, {"id": "m", "object": "model", "created": 1, "owned_by": "o"}, {"id": "m"}),
+    ({"field": "v", "json_schema": {"type": "object", "required": ["a"]}}, '{"a": 1}', '{"b": 1}'),
+    ({"field": "v", "each": {"le": 0}}, [-1, 0], [-1, 1]),
+    ({"value": "${v}", "equals": 1}, 1, 2),
+    ({"that": "${v == 1}"}, 1, 2),
+    ({"header": "x-h", "equals": "1"}, "1", "2"),
+    ({"status": "2xx"}, 204, 404),
+    ({"status": [400, 422]}, 422, 500),
+    ({"json": True}, '{"a": 1}', "not json"),
+]
+
+
+@pytest.mark.parametrize(("spec", "good", "bad"), PREDICATE_CASES, ids=[str(c[0]) for c in PREDICATE_CASES])
+def test_every_predicate_can_pass_and_fail(spec: dict, good: object, bad: object) -> None:
+    exp = Expectation.model_validate(spec)
+
+    def outcome(value: object) -> bool:
+        present = value is not expressions.MissingValue
+        view: dict = {"headers": {}, "status": None, "is_json": False, "text": ""}
+        if present:
+            view.update(v=value, status=value, headers={"x-h": value})
+            if isinstance(value, str):
+                view.update(text=value, is_json=_is_json(value))
+        return judge(exp, view, {"v": value} if present else {}, None).passed
+
+    assert outcome(good) is True
+    assert outcome(bad) is False
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
