@@ -21,7 +21,9 @@ from conformance.results import Verdict, load, save
 REPO = Path(__file__).resolve().parent.parent
 
 
-def conformance(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def conformance(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     base_env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
     base_env.update(env or {})
     return subprocess.run(
@@ -66,14 +68,20 @@ def sample_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_unknown_flag_exits_2() -> None:
-    assert_usage_error(conformance("run", "--base-url", "http://127.0.0.1:9/v1", "--frobnicate"), "unrecognized")
+    assert_usage_error(
+        conformance("run", "--base-url", "http://127.0.0.1:9/v1", "--frobnicate"), "unrecognized"
+    )
     assert_usage_error(conformance("nonsense"), "invalid choice")
     assert_usage_error(conformance(), "required")
 
 
-@pytest.mark.parametrize(("flag", "value"), [("--concurrency", "0"), ("--concurrency", "x"), ("--timeout", "-1")])
+@pytest.mark.parametrize(
+    ("flag", "value"), [("--concurrency", "0"), ("--concurrency", "x"), ("--timeout", "-1")]
+)
 def test_bad_numbers_exit_2(flag: str, value: str) -> None:
-    assert_usage_error(conformance("run", "--base-url", "http://127.0.0.1:9/v1", flag, value), "expected a positive")
+    assert_usage_error(
+        conformance("run", "--base-url", "http://127.0.0.1:9/v1", flag, value), "expected a positive"
+    )
 
 
 def test_unreachable_base_url_is_one_line_and_never_shows_the_key(tmp_path: Path) -> None:
@@ -85,7 +93,9 @@ def test_unreachable_base_url_is_one_line_and_never_shows_the_key(tmp_path: Path
     assert not (tmp_path / "out").exists(), "nothing is written for a run that never started"
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1/v1", "127.0.0.1:8080", "http://[::1", "http://127.0.0.1:99999/v1"])
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1/v1", "127.0.0.1:8080", "http://[::1", "http://127.0.0.1:99999/v1"]
+)
 def test_malformed_base_url_exits_2(url: str) -> None:
     proc = conformance("run", "--base-url", url)
     assert_usage_error(proc, "--base-url")

@@ -38,8 +38,13 @@ def test_credential_headers_are_masked_even_when_the_key_is_unknown(fmt: str) ->
 
 def test_scrub_catches_escaped_forms_and_spares_short_keys() -> None:
     key = 'sk-"quoted"\\<tag>&-1234'
-    rendered = [json.dumps({"k": key}), f"<td>{key.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</td>"]
-    rendered.append(f'<a title="{key.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(chr(34), "&quot;")}">')
+    rendered = [
+        json.dumps({"k": key}),
+        f"<td>{key.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')}</td>",
+    ]
+    rendered.append(
+        f'<a title="{key.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(chr(34), "&quot;")}">'
+    )
     for text in rendered:
         assert "quoted" not in scrub(text, [key]), text
     assert scrub("x marks the spot", ["x"]) == "x marks the spot"
@@ -136,7 +141,12 @@ def test_html_is_self_contained_escaped_and_linked() -> None:
     assert "&lt;script&gt;" in text  # ...because it was escaped
     for case in run.cases:
         assert case.case_id in visible
-    for evidence in ("POST http://127.0.0.1:9/v1/chat/completions", "ReadTimeout", "unknown parameter", "</b>"):
+    for evidence in (
+        "POST http://127.0.0.1:9/v1/chat/completions",
+        "ReadTimeout",
+        "unknown parameter",
+        "</b>",
+    ):
         assert evidence in visible
     for state in CellState:
         assert view.state_label(state) in visible
@@ -221,7 +231,12 @@ def test_merged_reports_put_providers_side_by_side() -> None:
 
 def test_write_run_reports_writes_the_four_files(tmp_path: Path) -> None:
     written = reports.write_run_reports(sample_results(), tmp_path / "out", [LEAKED_KEY])
-    assert sorted(p.name for p in written.values()) == ["junit.xml", "matrix.md", "report.html", "results.json"]
+    assert sorted(p.name for p in written.values()) == [
+        "junit.xml",
+        "matrix.md",
+        "report.html",
+        "results.json",
+    ]
     for path in written.values():
         assert LEAKED_KEY not in path.read_text(encoding="utf-8")
 

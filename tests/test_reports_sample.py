@@ -56,14 +56,25 @@ def _case(case_id: str, parameter: str, verdict: Verdict, reason: str = "", **kw
 def sample_cases() -> list[CaseResult]:
     ok = CheckOutcome(expectation="status is 200", passed=True)
     return [
-        _case("chat.temperature.greedy", "temperature", Verdict.PASS, checks=[ok], evidence=[_exchange("probe", 200, '{"id":"x"}')]),
+        _case(
+            "chat.temperature.greedy",
+            "temperature",
+            Verdict.PASS,
+            checks=[ok],
+            evidence=[_exchange("probe", 200, '{"id":"x"}')],
+        ),
         _case(
             "chat.stop.substring",
             "stop",
             Verdict.FAIL,
             f"content does not end before the stop string: {HOSTILE}",
             failure_kind=FailureKind.BEHAVIOUR,
-            checks=[ok, CheckOutcome(expectation=f"content ends before {HOSTILE}", passed=False, detail="got 'ab</b>cd'")],
+            checks=[
+                ok,
+                CheckOutcome(
+                    expectation=f"content ends before {HOSTILE}", passed=False, detail="got 'ab</b>cd'"
+                ),
+            ],
             evidence=[_exchange("baseline", 200, "ab</b>cd"), _exchange("probe", 200, "bad\x00byte\x1b[0m")],
         ),
         _case(
@@ -90,8 +101,14 @@ def sample_cases() -> list[CaseResult]:
         ),
         _case("chat.seed.repeat", "seed", Verdict.SKIPPED, "its baseline chat.temperature.greedy failed"),
         _case("chat.top_k.greedy", "top_k", Verdict.PASS, profile="vllm"),
-        _case("chat.min_p.effect", "min_p", Verdict.FAIL, "min_p had no effect", profile="vllm",
-              failure_kind=FailureKind.BEHAVIOUR),
+        _case(
+            "chat.min_p.effect",
+            "min_p",
+            Verdict.FAIL,
+            "min_p had no effect",
+            profile="vllm",
+            failure_kind=FailureKind.BEHAVIOUR,
+        ),
         _case("models.list.shape", "list", Verdict.PASS, endpoint="models"),
     ]
 
