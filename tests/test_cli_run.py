@@ -72,7 +72,16 @@ def test_list_shows_the_suite() -> None:
 def test_run_writes_all_four_reports_and_exits_0(server: RunningServer, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     proc = conformance(
-        "run", "--base-url", server.base_url, "--only", "models/*", "--provider", "ref", "--out", str(out)
+        "run",
+        "--base-url",
+        server.base_url,
+        "--only",
+        "models/*",
+        "chat.basic",
+        "--provider",
+        "ref",
+        "--out",
+        str(out),
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(p.name for p in out.iterdir()) == REPORT_FILES
@@ -80,7 +89,9 @@ def test_run_writes_all_four_reports_and_exits_0(server: RunningServer, tmp_path
     assert results.run.provider == "ref" and results.run.base_url == server.base_url
     assert results.cases and all(c.verdict is Verdict.PASS for c in results.cases)
     assert ET.parse(out / "junit.xml").getroot().get("tests") == str(len(results.cases))
-    assert "## `models`" in (out / "matrix.md").read_text(encoding="utf-8")
+    assert {c.case_id for c in results.cases} >= {"chat.basic", "models.list"}
+    matrix = (out / "matrix.md").read_text(encoding="utf-8")
+    assert "## `models`" in matrix and "| `messages` " in matrix
     assert "Verdicts" in proc.stdout and "Reports in" in proc.stdout
     assert "Traceback" not in proc.stderr
 

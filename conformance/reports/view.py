@@ -57,11 +57,18 @@ class Row:
     endpoint: str
     is_extension: bool  # core rows first, then extension profiles
     profile: str
+    is_error_row: bool  # parameters first, then the `errors.*` behaviour rows
     parameter: str
 
 
 def row_of(cell: Cell) -> Row:
-    return Row(cell.endpoint, cell.profile != CORE, cell.profile, cell.parameter)
+    return Row(
+        cell.endpoint,
+        cell.profile != CORE,
+        cell.profile,
+        cell.parameter.startswith("errors."),
+        cell.parameter,
+    )
 
 
 def merged_rows(runs: Sequence[RunResults]) -> list[Row]:
@@ -120,7 +127,15 @@ def counts_line(run: RunResults) -> str:
 def cases_by_endpoint(run: RunResults) -> dict[str, list[CaseResult]]:
     grouped: dict[str, list[CaseResult]] = {}
     for case in sorted(
-        run.cases, key=lambda c: (c.endpoint, c.profile != CORE, c.profile, c.parameter, c.case_id)
+        run.cases,
+        key=lambda c: (
+            c.endpoint,
+            c.profile != CORE,
+            c.profile,
+            c.parameter.startswith("errors."),
+            c.parameter,
+            c.case_id,
+        ),
     ):
         grouped.setdefault(case.endpoint, []).append(case)
     return grouped
