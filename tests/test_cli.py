@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from test_reports_sample import LEAKED_KEY, sample_cases, sample_results
 
-from conformance.cli import default_provider, exit_status, path_slug
+from conformance.cli import default_provider, exit_status, main, path_slug
 from conformance.results import Verdict, load, save
 
 REPO = Path(__file__).resolve().parent.parent
@@ -51,6 +51,17 @@ def one_line(proc: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+def in_process(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """The same command without a new interpreter, for the many variants of one error path."""
+    try:
+        code = main(list(args))
+    except SystemExit as exc:  # argparse's own errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -78,10 +89,9 @@ def test_unknown_flag_exits_2() -> None:
 @pytest.mark.parametrize(
     ("flag", "value"), [("--concurrency", "0"), ("--concurrency", "x"), ("--timeout", "-1")]
 )
-def test_bad_numbers_exit_2(flag: str, value: str) -> None:
-    assert_usage_error(
-        conformance("run", "--base-url", "http://127.0.0.1:9/v1", flag, value), "expected a positive"
-    )
+def test_bad_numbers_exit_2(flag: str, value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = in_process(capsys, "run", "--base-url", "http://127.0.0.1:9/v1", flag, value)
+    assert code == 2 and "expected a positive" in err
 
 
 def test_unreachable_base_url_is_one_line_and_never_shows_the_key(tmp_path: Path) -> None:
@@ -93,46 +103,54 @@ def test_unreachable_base_url_is_one_line_and_never_shows_the_key(tmp_path: Path
     assert not (tmp_path / "out").exists(), "nothing is written for a run that never started"
 
 
-@pytest.mark.parametrize(
-    "url", ["ftp://127.0.0.1/v1", "127.0.0.1:8080", "http://[::1", "http://127.0.0.1:99999/v1"]
-)
-def test_malformed_base_url_exits_2(url: str) -> None:
-    proc = conformance("run", "--base-url", url)
+def test_malformed_base_url_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    proc = conformance("run", "--base-url", "ftp://127.0.0.1/v1")
     assert_usage_error(proc, "--base-url")
     one_line(proc)
+    for url in ("127.0.0.1:8080", "http://[::1", "http://127.0.0.1:99999/v1"):
+        code, _, err = in_process(capsys, "run", "--base-url", url)
+        assert code == 2 and "--base-url" in err and len(err.strip().splitlines()) == 1, err
 
 
-def test_bad_results_files_exit_2(tmp_path: Path, sample_file: Path) -> None:
+def test_bad_results_files_exit_2(
+    tmp_path: Path, sample_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     not_json = tmp_path / "not.json"
     not_json.write_text("{oops", encoding="utf-8")
     wrong_shape = tmp_path / "shape.json"
     wrong_shape.write_text('{"format_version": 1, "run": {}}', encoding="utf-8")
     other_version = tmp_path / "v99.json"
     other_version.write_text('{"format_version": 99}', encoding="utf-8")
-    for bad in (tmp_path / "missing.json", not_json, wrong_shape, other_version, tmp_path):
-        proc = conformance("report", str(sample_file), str(bad), "--format", "html")
-        assert_usage_error(proc, str(bad))
-        one_line(proc)
-        assert proc.stdout == "", "no partial report on a bad input"
+    proc = conformance("report", str(sample_file), str(not_json), "--format", "html")
+    assert_usage_error(proc, str(not_json))
+    one_line(proc)
+    assert proc.stdout == "", "no partial report on a bad input"
+    for bad in (tmp_path / "missing.json", wrong_shape, other_version, tmp_path):
+        code, out, err = in_process(capsys, "report", str(sample_file), str(bad), "--format", "html")
+        assert code == 2 and str(bad) in err and len(err.strip().splitlines()) == 1, err
+        assert out == ""
 
 
-def test_unwritable_report_out_exits_2(tmp_path: Path, sample_file: Path) -> None:
+def test_unwritable_report_out_exits_2(
+    tmp_path: Path, sample_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("", encoding="utf-8")
-    proc = conformance("report", str(sample_file), "--out", str(blocker / "report.md"))
-    assert_usage_error(proc, "cannot write")
-    one_line(proc)
+    code, _, err = in_process(capsys, "report", str(sample_file), "--out", str(blocker / "report.md"))
+    assert code == 2 and "cannot write" in err and len(err.strip().splitlines()) == 1, err
 
 
 # --- report ------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("fmt", ["html", "md", "json", "junit"])
-def test_report_renders_each_format(fmt: str, tmp_path: Path, sample_file: Path) -> None:
+def test_report_renders_each_format(
+    fmt: str, tmp_path: Path, sample_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / f"report.{fmt}"
-    proc = conformance("report", str(sample_file), "--format", fmt, "--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout == ""
+    code, stdout, err = in_process(capsys, "report", str(sample_file), "--format", fmt, "--out", str(out))
+    assert code == 0, err
+    assert stdout == ""
     text = out.read_text(encoding="utf-8")
     assert f"Bearer {LEAKED_KEY}" not in text
     if fmt == "junit":
