@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="TOKENS",
         help="context size in tokens (default 0: the model's training context)",
     )
-    parser.add_argument("--threads", type=_positive, default=None, help="CPU threads (default: llama.cpp's choice)")
+    parser.add_argument("--threads", type=_positive, default=None, help="CPU threads for prompts and generation (default: half the CPUs)")
     parser.add_argument(
         "--api-key",
         default=os.environ.get(API_KEY_ENV) or None,

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+import os
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +29,11 @@ from .text_stream import TextStream
 log = logging.getLogger(__name__)
 
 FinishReason = Literal["stop", "length"]
+
+
+def default_threads() -> int:
+    """llama-cpp-python's default for generation: half the CPUs, at least one."""
+    return max(1, (os.cpu_count() or 2) // 2)
 
 
 class ModelLoadError(Exception):
@@ -73,7 +80,13 @@ class JobFailed:
     message: str
 
 
-Event = TextDelta | ChoiceDone | JobDone | JobFailed
+@dataclass(frozen=True)
+class JobCancelled:
+    """The job stopped because it was cancelled; sent so that nobody waits for it forever."""
+
+
+Event = TextDelta | ChoiceDone | JobDone | JobFailed | JobCancelled
+Terminal = JobDone | JobFailed | JobCancelled
 
 
 class Job:
@@ -84,6 +97,7 @@ class Job:
         self._loop = loop
         self._events: asyncio.Queue[Event] = asyncio.Queue()
         self._cancel = threading.Event()
+        self.ended = False  # a terminal event has been emitted (worker thread only)
 
     @property
     def cancelled(self) -> bool:
@@ -93,17 +107,19 @@ class Job:
         self._cancel.set()
 
     def emit(self, event: Event) -> None:
+        if isinstance(event, Terminal):
+            self.ended = True
         try:
             self._loop.call_soon_threadsafe(self._events.put_nowait, event)
         except RuntimeError:  # the event loop is gone (shutdown): nobody is listening any more
             self._cancel.set()
 
     async def events(self) -> AsyncIterator[Event]:
-        """Events in order, ending with JobDone or JobFailed."""
+        """Events in order, ending with JobDone, JobFailed or JobCancelled."""
         while True:
             event = await self._events.get()
             yield event
-            if isinstance(event, JobDone | JobFailed):
+            if isinstance(event, Terminal):
                 return
 
 
@@ -112,6 +128,10 @@ class Job:
 
 class Engine:
     def __init__(self, path: Path, *, n_ctx: int = 0, threads: int | None = None) -> None:
+        # The same count for prompt and generation: llama.cpp's worker threads spin at barriers, so
+        # more threads than free cores (llama-cpp-python's default for prompts) can stall a
+        # shared machine for seconds.
+        threads = threads or default_threads()
         try:
             self._llm = llama_cpp.Llama(
                 model_path=str(path),
@@ -183,13 +203,17 @@ class Engine:
             job = self._jobs.get()
             if job is None:
                 return
-            if job.cancelled:
-                continue
+            started = time.monotonic()
             try:
-                self._run(job)
+                if not job.cancelled:
+                    self._run(job)
             except Exception as exc:
                 log.exception("generation failed")
                 job.emit(JobFailed(f"generation failed: {exc}"))
+            finally:
+                if not job.ended:
+                    job.emit(JobCancelled())
+            log.debug("job ended in %.2fs (cancelled: %s)", time.monotonic() - started, job.cancelled)
 
     def _run(self, job: Job) -> None:
         req = job.request

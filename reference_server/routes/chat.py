@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sse_starlette import EventSourceResponse
 
 from ..chat_output import ChunkBuilder, CompletionCollector
 from ..chat_request import plan_chat
-from ..engine import ChoiceDone, Job, JobDone, JobFailed, TextDelta
+from ..engine import ChoiceDone, Job, JobCancelled, JobDone, JobFailed, TextDelta
 from ..errors import APIError, error_body
 from ..registry import ModelRegistry
 from ..request_body import read_body
@@ -46,7 +46,10 @@ async def create_chat_completion(request: Request) -> Any:
                 raise APIError(500, event.message, type="server_error")
             elif isinstance(event, JobDone):
                 return JSONResponse(collector.result(event).model_dump(mode="json", exclude_unset=True))
-    raise APIError(500, "generation ended without a result", type="server_error")
+            elif isinstance(event, JobCancelled):
+                break
+    # Only a client that hung up cancels a non-streamed job: nobody will read this.
+    return Response(status_code=499)
 
 
 async def _stream(job: Job, chunks: ChunkBuilder, n: int) -> AsyncIterator[str]:
@@ -65,6 +68,8 @@ async def _stream(job: Job, chunks: ChunkBuilder, n: int) -> AsyncIterator[str]:
                 yield "[DONE]"
             elif isinstance(event, JobFailed):
                 yield json.dumps(error_body(event.message, type="server_error"))
+            elif isinstance(event, JobCancelled):
+                return
     finally:
         job.cancel()
 
