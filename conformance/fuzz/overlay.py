@@ -1,0 +1,203 @@
+"""Adapt the vendored OpenAI spec for fuzzing, in code, from the recorded overlay in overlay.yaml.
+
+The upstream spec describes what OpenAI accepts, not what makes a useful fuzz target: its POST
+operations document only 200 and 429, it requires a key, and generation from it would spend the
+budget on dozens of parameters no compatible server implements, with unbounded `max_tokens`.
+The overlay fixes that per operation, and builds two documents:
+
+- positive: request bodies from the overlay's `positive` schema, a strict subset of the spec's, so
+  every generated request is valid for the real API and cheap to serve;
+- negative: request bodies from the spec's own schema cut down to `keep`, so whatever schemathesis
+  generates outside it is invalid for the real API.
+
+Both document the error envelope on every error status, pin the model to the served one, and carry
+`x-conformance` on each operation (endpoint name and response schemas) for the checks.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance.openapi import load_spec
+
+OVERLAY_PATH = Path(__file__).with_name("overlay.yaml")
+MODEL_PLACEHOLDER = "$MODEL"
+EXTENSION = "x-conformance"
+_REF_PREFIX = "#/components/schemas/"
+
+
+class Mode(StrEnum):
+    POSITIVE = "positive"
+    NEGATIVE = "negative"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One fuzzed operation, named like the SDK call (`chat.completions`) as in the rest of the harness."""
+
+    name: str
+    path: str  # relative to the base URL, e.g. /chat/completions
+    method: str  # lower case
+    response: str  # component schema of a 2xx JSON body
+    stream_response: str | None = None  # component schema of each SSE `data:` chunk, when it streams
+
+    @property
+    def label(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+@functools.cache
+def load_overlay(path: Path = OVERLAY_PATH) -> dict[str, Any]:
+    with Path(path).open(encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def endpoints(overlay: dict[str, Any] | None = None) -> list[Endpoint]:
+    data = overlay if overlay is not None else load_overlay()
+    return [
+        Endpoint(
+            name=name,
+            path=entry["path"],
+            method=entry["method"].lower(),
+            response=entry["response"],
+            stream_response=entry.get("stream_response"),
+        )
+        for name, entry in data["endpoints"].items()
+    ]
+
+
+class UnknownEndpoint(ValueError):
+    pass
+
+
+def select_endpoints(selectors: list[str] | None, overlay: dict[str, Any] | None = None) -> list[Endpoint]:
+    """Endpoints by name (`chat.completions`) or path (`/v1/chat/completions`, `/chat/completions`)."""
+    known = endpoints(overlay)
+    if not selectors:
+        return known
+    chosen: list[Endpoint] = []
+    for selector in selectors:
+        wanted = selector.strip()
+        path = wanted.removeprefix("/v1") if wanted.startswith("/v1/") else wanted
+        matches = [e for e in known if wanted in (e.name, e.label) or path == e.path]
+        if not matches:
+            names = ", ".join(e.name for e in known)
+            raise UnknownEndpoint(f"unknown endpoint {selector!r} (known: {names})")
+        chosen.extend(m for m in matches if m not in chosen)
+    return chosen
+
+
+def _substitute(node: Any, model: str) -> Any:
+    if isinstance(node, str):
+        return model if node == MODEL_PLACEHOLDER else node
+    if isinstance(node, list):
+        return [_substitute(item, model) for item in node]
+    if isinstance(node, dict):
+        return {key: _substitute(value, model) for key, value in node.items()}
+    return node
+
+
+def _flatten_object(schema: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """Merge a request schema's `allOf` chain (the spec builds requests from shared parts) into one object."""
+    if "$ref" in schema:
+        return _flatten_object(components[schema["$ref"].removeprefix(_REF_PREFIX)], components)
+    if "allOf" not in schema:
+        return copy.deepcopy(schema)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for part in schema["allOf"]:
+        flat = _flatten_object(part, components)
+        properties.update(flat.get("properties", {}))
+        required.extend(r for r in flat.get("required", []) if r not in required)
+    return {"type": "object", "properties": properties, "required": required}
+
+
+def negative_request_schema(entry: dict[str, Any], components: dict[str, Any], model: str) -> dict[str, Any]:
+    """The spec's request schema limited to the kept parameters, with the model pinned."""
+    request = entry["request"]
+    flat = _flatten_object({"$ref": _REF_PREFIX + request["schema"]}, components)
+    keep = request["keep"]
+    missing = [name for name in keep if name not in flat["properties"]]
+    if missing:
+        raise ValueError(f"{request['schema']} has no properties {missing}: fix `keep` in the overlay")
+    properties = {name: flat["properties"][name] for name in keep}
+    if "model" in properties:
+        properties["model"] = {"type": "string", "enum": [model]}
+    return {
+        "type": "object",
+        "required": [name for name in flat.get("required", []) if name in keep],
+        "properties": properties,
+    }
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {
+        "description": f"{status}: OpenAI's error envelope",
+        "content": {"application/json": {"schema": {"$ref": _REF_PREFIX + "ErrorResponse"}}},
+    }
+
+
+def build_spec(
+    mode: Mode,
+    model: str,
+    selected: list[Endpoint] | None = None,
+    *,
+    with_auth: bool = False,
+    overlay: dict[str, Any] | None = None,
+    spec_path: Path | None = None,
+) -> dict[str, Any]:
+    """The OpenAPI document schemathesis fuzzes in `mode`: only the selected operations, adapted."""
+    data = overlay if overlay is not None else load_overlay()
+    spec = copy.deepcopy(load_spec(spec_path))
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    for name, schema in data.get("components", {}).items():
+        components[name] = _substitute(schema, model)
+
+    chosen = selected if selected is not None else endpoints(data)
+    paths: dict[str, Any] = {}
+    for endpoint in chosen:
+        entry = data["endpoints"][endpoint.name]
+        upstream = spec["paths"][endpoint.path][endpoint.method]
+        operation = {key: value for key, value in upstream.items() if key not in ("x-oaiMeta",)}
+        operation[EXTENSION] = {
+            "endpoint": endpoint.name,
+            "mode": mode.value,
+            "response": endpoint.response,
+            "stream_response": endpoint.stream_response,
+            "caps_tokens": "max_completion_tokens" in entry.get("request", {}).get("keep", []),
+        }
+        pinned = _substitute(entry.get("path_parameters", {}), model)
+        parameters = []
+        for parameter in operation.get("parameters", []):
+            parameter = copy.deepcopy(parameter)
+            if parameter.get("in") == "path" and parameter["name"] in pinned:
+                parameter["schema"] = pinned[parameter["name"]]
+            parameters.append(parameter)
+        if parameters:
+            operation["parameters"] = parameters
+        if "request" in entry:
+            if mode is Mode.POSITIVE:
+                body_schema = _substitute(entry["request"]["positive"], model)
+            else:
+                body_schema = negative_request_schema(entry, components, model)
+            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
+        responses = {code: value for code, value in upstream.get("responses", {}).items() if code.startswith("2")}
+        for status in data["error_statuses"]:
+            responses[str(status)] = _error_response(status)
+        operation["responses"] = responses
+        # No key configured: the server under test is open, so no credentials are generated or expected.
+        operation["security"] = upstream.get("security", spec.get("security", [])) if with_auth else []
+        paths.setdefault(endpoint.path, {})[endpoint.method] = operation
+
+    spec["paths"] = paths
+    if not with_auth:
+        spec.pop("security", None)
+    spec.pop("webhooks", None)
+    return spec
