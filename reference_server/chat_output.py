@@ -95,7 +95,9 @@ class CompletionCollector:
         choices = [
             Choice(
                 index=i,
-                message=ChatCompletionMessage(role="assistant", content="".join(s.text), refusal=None),
+                message=ChatCompletionMessage(
+                    role="assistant", content="".join(s.text), refusal=None, annotations=[]
+                ),
                 finish_reason=s.finish_reason or "stop",
                 logprobs=ChoiceLogprobs(content=s.logprobs, refusal=None) if self._logprobs else None,
             )

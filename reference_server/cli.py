@@ -156,5 +156,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         flush=True,
     )
     app = create_app(registry, api_key=args.api_key)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    # Bounded shutdown: open streams are cut after a few seconds rather than generated to the end.
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=3)
     return 0

@@ -153,6 +153,8 @@ class Engine:
         self._display = [self._piece(t, special=True) for t in range(self.n_vocab)]
         self._prompt_extent = 0  # leading KV-cache tokens that were decoded in multi-token batches
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._current: Job | None = None
+        self._closing = False
         self._worker = threading.Thread(target=self._work, name=f"engine:{path.name}", daemon=True)
         self._worker.start()
 
@@ -183,6 +185,11 @@ class Engine:
         return job
 
     def close(self) -> None:
+        """Stop at once: the running job and every queued one end as cancelled."""
+        self._closing = True
+        current = self._current
+        if current is not None:
+            current.cancel()
         self._jobs.put(None)
         self._worker.join(timeout=30)
         if not self._worker.is_alive():
@@ -203,6 +210,9 @@ class Engine:
             job = self._jobs.get()
             if job is None:
                 return
+            if self._closing:
+                job.cancel()
+            self._current = job
             started = time.monotonic()
             try:
                 if not job.cancelled:
@@ -211,6 +221,7 @@ class Engine:
                 log.exception("generation failed")
                 job.emit(JobFailed(f"generation failed: {exc}"))
             finally:
+                self._current = None
                 if not job.ended:
                     job.emit(JobCancelled())
             log.debug("job ended in %.2fs (cancelled: %s)", time.monotonic() - started, job.cancelled)

@@ -265,3 +265,21 @@ def test_async_client(server: RunningServer, client: openai.OpenAI, model_id: st
             return [r.choices[0].message.content for r in replies]
 
     assert asyncio.run(run()) == [expected, expected]
+
+
+def test_prompt_and_greedy_output_match_llama_cpp_python(client: openai.OpenAI, model_id: str) -> None:
+    """The GGUF's own chat template renders the prompt: llama-cpp-python, left to pick the template
+    itself, builds it from `tokenizer.chat_template` too and must agree token for token."""
+    llm = llama_cpp.Llama(str(bundled_model_path()), n_ctx=1024, n_threads=1, verbose=False)
+    assert llm.chat_format == "chat_template.default"
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Name a fruit."},
+        {"role": "assistant", "content": "Apple."},
+        {"role": "user", "content": "Describe it in detail."},
+    ]
+    reference = llm.create_chat_completion(messages, max_tokens=16, temperature=0)
+    ours = chat(client, model_id, messages, max_tokens=16)
+    assert ours.usage.prompt_tokens == reference["usage"]["prompt_tokens"]
+    assert ours.choices[0].message.content == reference["choices"][0]["message"]["content"]
+    llm.close()

@@ -128,7 +128,16 @@ def test_server_stops_promptly_after_abandoned_requests(tmp_path: Path) -> None:
         ) as response:
             next(response.iter_lines())
         assert quick_request(own, model) < QUICK_SECONDS
+        # A stream still being read when the server is told to stop is cut short, not run to its end.
+        client = httpx.Client(timeout=60)
+        request = client.build_request(
+            "POST", f"{own.base_url}/chat/completions", json={"model": model, "messages": ESSAY, **ENDLESS, "stream": True}
+        )
+        live = client.send(request, stream=True)
+        next(live.iter_lines())
         stopping = time.monotonic()
+    live.close()
+    client.close()
     # uvicorn re-raises the SIGTERM it handled gracefully (-15); -9 would mean the launcher had to kill it.
     assert own.process.returncode in (0, -signal.SIGTERM), own.process.returncode
     assert time.monotonic() - stopping < 10
