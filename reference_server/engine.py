@@ -23,7 +23,15 @@ from typing import Literal
 import llama_cpp
 import numpy as np
 
-from .sampling import SamplingParams, TokenLogprob, build_sampler, choice_seed, last_logits, token_logprob
+from .sampling import (
+    SamplingParams,
+    TokenLogprob,
+    build_sampler,
+    choice_seed,
+    last_logits,
+    logits_at,
+    token_logprob,
+)
 from .text_stream import TextStream
 
 log = logging.getLogger(__name__)
@@ -52,6 +60,14 @@ class GenerationRequest:
     n: int = 1
     logprobs: bool = False
     top_logprobs: int = 0
+    prompt_logprobs: bool = False  # score the prompt's own tokens too (completions' echo + logprobs)
+
+
+@dataclass(frozen=True)
+class PromptScored:
+    """Each prompt token's logprob given the tokens before it; None for the first (it has no context)."""
+
+    logprobs: list[TokenLogprob | None]
 
 
 @dataclass(frozen=True)
@@ -85,7 +101,7 @@ class JobCancelled:
     """The job stopped because it was cancelled; sent so that nobody waits for it forever."""
 
 
-Event = TextDelta | ChoiceDone | JobDone | JobFailed | JobCancelled
+Event = PromptScored | TextDelta | ChoiceDone | JobDone | JobFailed | JobCancelled
 Terminal = JobDone | JobFailed | JobCancelled
 
 
@@ -228,6 +244,11 @@ class Engine:
 
     def _run(self, job: Job) -> None:
         req = job.request
+        if req.prompt_logprobs:
+            scores = self._score_prompt(req.prompt_tokens, req.top_logprobs, job)
+            if scores is None:
+                return
+            job.emit(PromptScored(scores))
         cached = self._load_prompt(req.prompt_tokens, job)
         if cached is None:
             return
@@ -279,6 +300,33 @@ class Engine:
             self._prompt_extent += len(batch) if len(tokens) > 1 else 0
         return reuse
 
+    def _score_prompt(self, tokens: Sequence[int], top_n: int, job: Job) -> list[TokenLogprob | None] | None:
+        """Logprobs of the prompt's tokens (None if cancelled), leaving the prompt in the KV cache.
+
+        The prompt is decoded in the batches `_load_prompt` would use, only with logits at every
+        position; the keys and values do not depend on which logits are read, so `_load_prompt`
+        reuses all but the last two tokens as usual and the completion is the same as unscored.
+        """
+        llm = self._llm
+        llm.reset()
+        llm._ctx.kv_cache_seq_rm(-1, 0, -1)
+        self._prompt_extent = 0
+        scores: list[TokenLogprob | None] = [None]
+        for batch in _batches(list(tokens), llm.n_batch):
+            if job.cancelled:
+                return None
+            start = llm.n_tokens
+            llm._batch.set_batch(batch=batch, n_past=start, logits_all=True)
+            llm._ctx.decode(llm._batch)
+            llm.input_ids[start : start + len(batch)] = batch
+            llm.n_tokens += len(batch)
+            for i in range(len(batch)):
+                if start + i + 1 < len(tokens):
+                    logits = logits_at(llm._ctx.ctx, i, self.n_vocab)
+                    scores.append(token_logprob(logits, tokens[start + i + 1], top_n))
+        self._prompt_extent = llm.n_tokens if len(tokens) > 1 else 0
+        return scores
+
     def _generate(
         self, job: Job, choice: int, sampler: llama_cpp._internals.LlamaSampler
     ) -> tuple[FinishReason, int] | None:
@@ -289,6 +337,8 @@ class Engine:
         limit = req.max_tokens
         count = 0
         finish: FinishReason = "length"
+        if limit == 0:  # completions with max_tokens 0: the prompt alone (echo), nothing sampled
+            return finish, 0
         while True:
             if job.cancelled:
                 return None

@@ -76,7 +76,12 @@ class TokenLogprob:
 
 def last_logits(ctx: llama_cpp.llama_context_p, n_vocab: int) -> np.ndarray:
     """The logits of the last decoded position, as a view (no copy)."""
-    ptr = llama_cpp.llama_get_logits_ith(ctx, -1)
+    return logits_at(ctx, -1, n_vocab)
+
+
+def logits_at(ctx: llama_cpp.llama_context_p, i: int, n_vocab: int) -> np.ndarray:
+    """The logits of the `i`-th token of the last batch (which must have asked for them), as a view."""
+    ptr = llama_cpp.llama_get_logits_ith(ctx, i)
     return np.ctypeslib.as_array(ctypes.cast(ptr, ctypes.POINTER(ctypes.c_float)), shape=(n_vocab,))
 
 
