@@ -77,7 +77,9 @@ class ContentTypeMismatch(OpenAIFailure):
 
 
 @schemathesis.check
-def openai_error_envelope(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+def openai_error_envelope(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
     """Every error answer carries `{"error": {"message", "type", "param", "code"}}` as JSON."""
     if _meta(case) is None or response.status_code < 400:
         return None
@@ -88,14 +90,18 @@ def openai_error_envelope(ctx: schemathesis.CheckContext, response: schemathesis
     except ValueError:
         excerpt = response.content[:200].decode("utf-8", "replace")
         raise ErrorEnvelopeViolation(
-            operation=label, title=title, key="not-json",
+            operation=label,
+            title=title,
+            key="not-json",
             message=f"{response.status_code} with a body that is not JSON: {excerpt!r}",
         ) from None
     errors = schema_errors(body, ERROR_SCHEMA)
     if errors:
         where, message = _first_error(errors)
         raise ErrorEnvelopeViolation(
-            operation=label, title=title, key=where,
+            operation=label,
+            title=title,
+            key=where,
             message=f"{response.status_code} body is not an {ERROR_SCHEMA}: {where}: {message}\n"
             f"Body: {json.dumps(body)[:300]}",
         )
@@ -107,7 +113,9 @@ def _requested_stream(case: schemathesis.Case) -> bool:
 
 
 @schemathesis.check
-def openai_content_type(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+def openai_content_type(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
     """SSE exactly when `stream: true` was asked for and answered 2xx; JSON otherwise."""
     meta = _meta(case)
     if meta is None:
@@ -117,7 +125,9 @@ def openai_content_type(ctx: schemathesis.CheckContext, response: schemathesis.R
     actual = _media_type(response)
     if actual != expected:
         raise ContentTypeMismatch(
-            operation=case.operation.label, title=ContentTypeMismatch.kind_title, key=f"{expected}|{actual}",
+            operation=case.operation.label,
+            title=ContentTypeMismatch.kind_title,
+            key=f"{expected}|{actual}",
             message=f"{response.status_code} answered with Content-Type {actual or 'missing'}, expected {expected}",
         )
     return True
@@ -129,14 +139,18 @@ def _check_json_body(label: str, response: schemathesis.Response, schema_name: s
         body = json.loads(response.content)
     except ValueError:
         raise ResponseSchemaViolation(
-            operation=label, title=title, key="not-json",
+            operation=label,
+            title=title,
+            key="not-json",
             message=f"{response.status_code} body is not JSON: {response.content[:200]!r}",
         ) from None
     errors = schema_errors(body, schema_name)
     if errors:
         where, message = _first_error(errors)
         raise ResponseSchemaViolation(
-            operation=label, title=title, key=f"{schema_name}|{where}",
+            operation=label,
+            title=title,
+            key=f"{schema_name}|{where}",
             message=f"Not a valid {schema_name}: {where}: {message}",
         )
 
@@ -148,14 +162,19 @@ def _check_event_stream(case: schemathesis.Case, response: schemathesis.Response
     events = deserialization.deserialize_response(response, "text/event-stream", context=context)
     if not events:
         raise ResponseSchemaViolation(
-            operation=label, title=title, key="empty-stream", message="The event stream carries no `data:` event"
+            operation=label,
+            title=title,
+            key="empty-stream",
+            message="The event stream carries no `data:` event",
         )
     for index, event in enumerate(events):
         data = event["data"]
         if data == DONE:
             if index != len(events) - 1:
                 raise ResponseSchemaViolation(
-                    operation=label, title=title, key="after-done",
+                    operation=label,
+                    title=title,
+                    key="after-done",
                     message=f"{len(events) - 1 - index} event(s) after `data: [DONE]`",
                 )
             continue
@@ -163,20 +182,26 @@ def _check_event_stream(case: schemathesis.Case, response: schemathesis.Response
             chunk = json.loads(data)
         except ValueError:
             raise ResponseSchemaViolation(
-                operation=label, title=title, key="chunk-not-json",
+                operation=label,
+                title=title,
+                key="chunk-not-json",
                 message=f"Event #{index}: `data:` is neither JSON nor [DONE]: {data[:200]!r}",
             ) from None
         errors = schema_errors(chunk, schema_name)
         if errors:
             where, message = _first_error(errors)
             raise ResponseSchemaViolation(
-                operation=label, title=title, key=f"{schema_name}|{where}",
+                operation=label,
+                title=title,
+                key=f"{schema_name}|{where}",
                 message=f"Event #{index}: not a valid {schema_name}: {where}: {message}",
             )
 
 
 @schemathesis.check
-def openai_response_schema(ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case) -> bool | None:
+def openai_response_schema(
+    ctx: schemathesis.CheckContext, response: schemathesis.Response, case: schemathesis.Case
+) -> bool | None:
     """A 2xx body (or each streamed chunk) validates against the spec's response schema."""
     meta = _meta(case)
     if meta is None or not 200 <= response.status_code < 300:
@@ -213,7 +238,9 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
         return
     if meta.get("mode") == Mode.POSITIVE:
         case.body = _whole_floats_to_ints(case.body)
-    elif meta.get("caps_tokens") and "max_tokens" not in case.body and "max_completion_tokens" not in case.body:
+    elif (
+        meta.get("caps_tokens") and "max_tokens" not in case.body and "max_completion_tokens" not in case.body
+    ):
         case.body = {**case.body, "max_completion_tokens": NEGATIVE_MAX_TOKENS}
 
 

@@ -187,8 +187,13 @@ def build_spec(
                 body_schema = _substitute(entry["request"]["positive"], model)
             else:
                 body_schema = negative_request_schema(entry, components, model)
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body_schema}}}
-        responses = {code: value for code, value in upstream.get("responses", {}).items() if code.startswith("2")}
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": body_schema}},
+            }
+        responses = {
+            code: value for code, value in upstream.get("responses", {}).items() if code.startswith("2")
+        }
         for status in data["error_statuses"]:
             responses[str(status)] = _error_response(status)
         operation["responses"] = responses

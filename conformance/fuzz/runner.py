@@ -28,7 +28,14 @@ from schemathesis.engine.recorder import ScenarioRecorder
 
 import conformance.fuzz.checks as fuzz_checks
 from conformance.errors import UsageError
-from conformance.fuzz.overlay import Endpoint, Mode, UnknownEndpoint, build_spec, load_overlay, select_endpoints
+from conformance.fuzz.overlay import (
+    Endpoint,
+    Mode,
+    UnknownEndpoint,
+    build_spec,
+    load_overlay,
+    select_endpoints,
+)
 from conformance.fuzz.results import EndpointFuzzResult, FuzzCheck, FuzzFailure, FuzzResults, FuzzVerdict
 
 DEFAULT_MAX_EXAMPLES = 100
@@ -166,7 +173,9 @@ class _Tally:
             self.failures[identity] = (size, failure)
 
     def result(self) -> EndpointFuzzResult:
-        failures = [f for _, f in sorted(self.failures.values(), key=lambda item: (item[1].mode, item[1].check))]
+        failures = [
+            f for _, f in sorted(self.failures.values(), key=lambda item: (item[1].mode, item[1].check))
+        ]
         verdict = FuzzVerdict.FAIL if failures else (FuzzVerdict.ERROR if self.errors else FuzzVerdict.PASS)
         return EndpointFuzzResult(
             endpoint=self.endpoint.name,
@@ -206,14 +215,27 @@ class _Collector:
             for node in nodes:
                 if node.failure_info is None:
                     continue
-                self._record(tally, mode, recorder, case_id, node.name, node.failure_info.failure,
-                             node.failure_info.code_sample)
+                self._record(
+                    tally,
+                    mode,
+                    recorder,
+                    case_id,
+                    node.name,
+                    node.failure_info.failure,
+                    node.failure_info.code_sample,
+                )
         if self.progress is not None and sent:
             self.progress(f"{tally.endpoint.name}: {mode.value} {event.phase.value}, {sent} requests")
 
     def _record(
-        self, tally: _Tally, mode: Mode, recorder: ScenarioRecorder, case_id: str, check: str,
-        failure: Failure, code_sample: str,
+        self,
+        tally: _Tally,
+        mode: Mode,
+        recorder: ScenarioRecorder,
+        case_id: str,
+        check: str,
+        failure: Failure,
+        code_sample: str,
     ) -> None:
         interaction = recorder.interactions.get(case_id)
         request = interaction.request if interaction is not None else None
@@ -229,7 +251,9 @@ class _Collector:
             url=request.uri if request else "",
             request_body=_body(request.body) if request else None,
             status=response.status_code if response is not None else None,
-            response_excerpt=_redact(_excerpt(response.content if response is not None else None), self.api_key),
+            response_excerpt=_redact(
+                _excerpt(response.content if response is not None else None), self.api_key
+            ),
             curl=_redact(code_sample, self.api_key),
         )
         identity = (mode.value, check, type(failure).__name__, getattr(failure, "_unique_key", ""))
@@ -248,9 +272,15 @@ class _Collector:
             title = "No answer within the request timeout" if is_timeout else "Network error"
             curl = _redact(event.info.code_sample or "", self.api_key)
             finding = FuzzFailure(
-                endpoint=tally.endpoint.name, operation=tally.endpoint.label, mode=mode.value,
-                check=check.value, title=title, message=_redact(text[:500], self.api_key), curl=curl,
-                method=tally.endpoint.method.upper(), request_body=_curl_body(curl),
+                endpoint=tally.endpoint.name,
+                operation=tally.endpoint.label,
+                mode=mode.value,
+                check=check.value,
+                title=title,
+                message=_redact(text[:500], self.api_key),
+                curl=curl,
+                method=tally.endpoint.method.upper(),
+                request_body=_curl_body(curl),
             )
             tally.add_failure((mode.value, check.value), finding)
         else:
@@ -258,7 +288,9 @@ class _Collector:
 
     def fatal(self, mode: Mode, event: events.FatalError) -> None:
         for tally in self.by_label.values():
-            tally.errors.append(f"{mode.value}: {type(event.exception).__name__}: {str(event.exception)[:300]}")
+            tally.errors.append(
+                f"{mode.value}: {type(event.exception).__name__}: {str(event.exception)[:300]}"
+            )
 
     def finished(self, event: events.EngineFinished) -> None:
         reason = event.stop_reason.value
@@ -325,8 +357,14 @@ def run_fuzz(
             collector.stop_reason = "max_time"
             break
         config = schemathesis_config(
-            base_url=base_url, mode=mode, seed=seed, max_examples=max_examples,
-            request_timeout=request_timeout, api_key=api_key, coverage=coverage, error_statuses=error_statuses,
+            base_url=base_url,
+            mode=mode,
+            seed=seed,
+            max_examples=max_examples,
+            request_timeout=request_timeout,
+            api_key=api_key,
+            coverage=coverage,
+            error_statuses=error_statuses,
         )
         spec = build_spec(mode, model, selected, with_auth=api_key is not None)
         schema = schemathesis.openapi.from_dict(spec, config=config)
