@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .auth import ApiKeyMiddleware
 from .errors import install_error_handlers
 from .registry import ModelRegistry
-from .routes import chat, models
+from .routes import chat, completions, models
 
 
 def create_app(registry: ModelRegistry, *, api_key: str | None = None) -> FastAPI:
@@ -29,6 +29,7 @@ def create_app(registry: ModelRegistry, *, api_key: str | None = None) -> FastAP
     install_error_handlers(app)
     app.include_router(models.router)
     app.include_router(chat.router)
+    app.include_router(completions.router)
     if api_key:
         app.add_middleware(ApiKeyMiddleware, api_key=api_key)
     return app
