@@ -23,10 +23,18 @@ from .app import create_app
 from .engine import ModelLoadError
 from .model_files import ModelFileError, bundled_model_path, checked_model_path, default_model_id
 from .registry import ModelRegistry, ModelSpec, load_model
+from .responses import ResponseStore, StoreError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 API_KEY_ENV = "REFERENCE_SERVER_API_KEY"
+RESPONSES_DB_ENV = "REFERENCE_SERVER_RESPONSES_DB"
+
+
+def default_responses_db() -> str:
+    """Stored responses outlive the server, like OpenAI's: in the user's data directory by default."""
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "reference-server", "responses.sqlite3")
 
 
 class UsageError(Exception):
@@ -95,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"require this bearer key on every route (default: ${API_KEY_ENV}, else no key)",
     )
     parser.add_argument(
+        "--responses-db",
+        metavar="PATH",
+        default=os.environ.get(RESPONSES_DB_ENV) or None,
+        help=f"SQLite file for responses created with store: true, kept 30 days across restarts (default: "
+        f"${RESPONSES_DB_ENV}, else {default_responses_db()}; ':memory:' keeps them only while the server runs)",
+    )
+    parser.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"], help="server log level"
     )
     return parser
@@ -135,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         specs = _model_specs(args)
         _check_port_free(args.host, args.port)
+        try:
+            response_store = ResponseStore(args.responses_db or default_responses_db())
+        except StoreError as exc:
+            raise UsageError(str(exc)) from None
         started = time.monotonic()
         try:
             registry = ModelRegistry([load_model(s, n_ctx=args.n_ctx, threads=args.threads) for s in specs])
@@ -155,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
-    app = create_app(registry, api_key=args.api_key)
+    app = create_app(registry, api_key=args.api_key, response_store=response_store)
     # Bounded shutdown: open streams are cut after a few seconds rather than generated to the end.
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, timeout_graceful_shutdown=3)
     return 0

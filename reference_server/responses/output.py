@@ -109,9 +109,10 @@ class ResponseDraft:
             "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
             "model": self._model,
             "output": output,
-            "usage": self.usage if final else None,
             **self._plan.echo,
         }
+        if final:  # the spec has no null usage: an unfinished response has none
+            fields["usage"] = self.usage
         return Response(**fields)
 
     def delta_logprobs(self, event: TextDelta) -> list[delta_event.Logprob]:

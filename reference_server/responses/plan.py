@@ -91,8 +91,16 @@ def _check_context(prompt_tokens: int, max_tokens: int | None, n_ctx: int) -> No
         )
 
 
+_OMITTED_WHEN_UNSET = ("user", "safety_identifier", "prompt_cache_key")  # the spec allows no null for these
+
+
 def _echo(body: CreateResponseRequest, store: bool) -> dict[str, Any]:
     """What the response object says about the request, with OpenAI's defaults filled in."""
+    echo = _echo_all(body, store)
+    return {k: v for k, v in echo.items() if not (k in _OMITTED_WHEN_UNSET and v is None)}
+
+
+def _echo_all(body: CreateResponseRequest, store: bool) -> dict[str, Any]:
     text_format = body.text.format if body.text and body.text.format else FormatText(type="text")
     reasoning = body.reasoning.model_dump(include={"effort", "summary"}) if body.reasoning else {"effort": None, "summary": None}
     return {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..schemas import INT64_MAX
 
@@ -82,17 +82,17 @@ class FunctionCallOutputItem(_Strict):
     status: Literal["in_progress", "completed", "incomplete"] | None = None
 
 
-def _item_kind(value: Any) -> str | None:
-    if isinstance(value, dict):
-        return value.get("type", "message")
-    return getattr(value, "type", None)
+def _message_by_default(value: Any) -> Any:
+    """An item without a type is an "easy" input message (`{"role": "user", "content": "..."}`)."""
+    if isinstance(value, dict) and "type" not in value:
+        return {"type": "message", **value}
+    return value
 
 
 InputItem = Annotated[
-    Annotated[MessageItem, Tag("message")]
-    | Annotated[FunctionCallItem, Tag("function_call")]
-    | Annotated[FunctionCallOutputItem, Tag("function_call_output")],
-    Discriminator(_item_kind),
+    MessageItem | FunctionCallItem | FunctionCallOutputItem,
+    Field(discriminator="type"),
+    BeforeValidator(_message_by_default),
 ]
 
 
