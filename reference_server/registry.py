@@ -14,6 +14,7 @@ from pathlib import Path
 import llama_cpp
 from openai.types import Model
 
+from .embedding_engine import EmbeddingEngine
 from .engine import Engine
 from .errors import model_not_found
 from .prompt import ChatTemplate
@@ -36,6 +37,7 @@ class ServedModel:
     template: ChatTemplate
     created: int
     fingerprint: str
+    embedder: EmbeddingEngine  # its embedding context, created by the first embeddings request
 
     def card(self) -> Model:
         return Model(id=self.id, object="model", created=self.created, owned_by=OWNED_BY)
@@ -57,6 +59,7 @@ class ModelRegistry:
     def close(self) -> None:
         for model in self._models.values():
             model.engine.close()
+            model.embedder.close()
 
 
 def load_model(spec: ModelSpec, *, n_ctx: int = 0, threads: int | None = None) -> ServedModel:
@@ -66,6 +69,12 @@ def load_model(spec: ModelSpec, *, n_ctx: int = 0, threads: int | None = None) -
     # Changes whenever something that can change outputs for a fixed seed changes.
     identity = f"{spec.path.name}:{stat.st_size}:{llama_cpp.__version__}:{engine.n_ctx}"
     fingerprint = "fp_" + hashlib.sha256(identity.encode()).hexdigest()[:10]
+    embedder = EmbeddingEngine(spec.path, metadata=engine.metadata, context_limit=engine.n_ctx, threads=threads)
     return ServedModel(
-        id=spec.id, engine=engine, template=template, created=int(stat.st_mtime), fingerprint=fingerprint
+        id=spec.id,
+        engine=engine,
+        template=template,
+        created=int(stat.st_mtime),
+        fingerprint=fingerprint,
+        embedder=embedder,
     )
