@@ -36,7 +36,7 @@ SUBJECTS = ("status", "header", "schema", "sse", "field", "value", "that", "json
 PREDICATES = (
     "equals", "not_equals", "matches", "not_matches", "exists", "type", "count", "length", "le", "lt",
     "ge", "gt", "one_of", "contains", "not_contains", "startswith", "prefix_of", "join_equals",
-    "all_equal", "is_json", "validates", "json_schema", "each",
+    "all_equal", "is_json", "validates", "json_schema", "each", "offsets_of",
 )  # fmt: skip
 _NEEDS_PREDICATE = {"field", "value", "header"}
 JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
@@ -69,7 +69,7 @@ class Expectation(_Strict):
     not_matches: str | None = None
     exists: bool | None = None
     type: str | list[str] | None = None
-    count: int | Range | str | None = None  # list length: 3, {min: 1}, or a ${...} expression
+    count: int | Range | str | None = None  # list length (or an object's key count): 3, {min: 1}, ${...}
     length: int | Range | str | None = None  # string length
     le: Any = None
     lt: Any = None
@@ -86,6 +86,7 @@ class Expectation(_Strict):
     validates: str | None = None  # a spec component schema
     json_schema: dict[str, Any] | str | None = None  # an inline JSON Schema (or ${...}); strings are parsed first
     each: Expectation | None = None  # predicates applied to every element of a list
+    offsets_of: str | list[str] | None = None  # start offsets of these strings laid end to end (text_offset)
 
     kind: FailureKind | None = None
     why: str | None = None

@@ -197,6 +197,7 @@ def _phrase(name: str, raw_arg: Any, arg: Any) -> str:
         "is_json": "is a JSON document",
         "json_schema": "validates against the given JSON Schema",
         "each": "each element satisfies the nested check",
+        "offsets_of": "are the start offsets of the given strings laid end to end",
     }.get(name, f"{name.replace('_', ' ')} {shown}")
 
 
@@ -244,9 +245,9 @@ def _in_range(n: int, arg: Any) -> bool:
 
 
 def _count(value: Any, arg: Any, names: Any) -> str:
-    if not isinstance(value, list):
-        return f"is not a list: {short(value)}"
-    return "" if _in_range(len(value), arg) else f"has {len(value)} items"
+    if not isinstance(value, list | dict):
+        return f"is neither a list nor an object: {short(value)}"
+    return "" if _in_range(len(value), arg) else f"has {len(value)} {'items' if isinstance(value, list) else 'keys'}"
 
 
 def _length(value: Any, arg: Any, names: Any) -> str:
@@ -344,6 +345,21 @@ def _json_schema(value: Any, arg: Any, names: Any) -> str:
     return f"{where}: {error.message}"
 
 
+def _offsets_of(value: Any, arg: Any, names: Any) -> str:
+    """Legacy logprobs' `text_offset`: each token starts where the one before it ends."""
+    if not isinstance(value, list) or not all(_is_number(v) for v in value):
+        return f"is not a list of numbers: {short(value)}"
+    if not isinstance(arg, list) or not all(isinstance(t, str) for t in arg):
+        return f"cannot lay out {short(arg)}: not a list of strings"
+    if len(value) != len(arg):
+        return f"has {len(value)} offsets for {len(arg)} strings"
+    for i in range(1, len(value)):
+        expected = value[i - 1] + len(arg[i - 1])
+        if value[i] != expected:
+            return f"[{i}] is {value[i]}, but {short(arg[i - 1])} starts at {value[i - 1]} and so ends at {expected}"
+    return ""
+
+
 def _each(value: Any, arg: Any, names: Mapping[str, Any]) -> str:
     if not isinstance(value, list):
         return f"is not a list: {short(value)}"
@@ -379,4 +395,5 @@ _PREDICATES: dict[str, Callable[[Any, Any, Any], str]] = {
     "validates": _validates,
     "json_schema": _json_schema,
     "each": _each,
+    "offsets_of": _offsets_of,
 }

@@ -223,6 +223,38 @@ def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
     return {**head, "object": "chat.completion", "choices": ordered, "usage": usage}
 
 
+def assemble_completions(chunks: list[Any]) -> dict[str, Any]:
+    """Legacy `text_completion` chunks back into one completion: texts and logprob lists concatenated."""
+    choices: dict[Any, dict[str, Any]] = {}
+    usage = None
+    head: dict[str, Any] = {}
+    for chunk in chunks:
+        if not isinstance(chunk, dict):
+            continue
+        if not head:
+            head = {k: chunk.get(k) for k in ("id", "created", "model")}
+        if chunk.get("usage") is not None:
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            index = choice.get("index")
+            slot = choices.setdefault(index, {"index": index, "text": "", "finish_reason": None, "logprobs": None})
+            if isinstance(choice.get("text"), str):
+                slot["text"] += choice["text"]
+            if choice.get("finish_reason") is not None:
+                slot["finish_reason"] = choice["finish_reason"]
+            logprobs = choice.get("logprobs")
+            if isinstance(logprobs, dict):
+                merged = slot["logprobs"] = slot["logprobs"] or {}
+                for key in ("tokens", "token_logprobs", "top_logprobs", "text_offset"):
+                    if isinstance(logprobs.get(key), list):
+                        merged.setdefault(key, []).extend(logprobs[key])
+    ordered = [choices[k] for k in sorted(choices, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))]
+    return {**head, "object": "text_completion", "choices": ordered, "usage": usage}
+
+
 ASSEMBLERS: dict[str, Callable[[list[Any]], dict[str, Any]]] = {
     "chat.completions": assemble_chat,
+    "completions": assemble_completions,
 }
