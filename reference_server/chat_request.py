@@ -2,18 +2,21 @@
 
 Schema validation (types, ranges) has already happened in pydantic; what remains are the rules that
 involve several fields, the model's vocabulary or its context size, and refusing the parts of the
-API this server does not implement instead of silently ignoring them.
+API this server does not implement instead of silently ignoring them. Tools and response formats
+become a grammar (chat_constraints.py); vLLM's sampling extensions are documented in sampling.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .chat_constraints import chat_tools, response_grammar
 from .engine import GenerationRequest
 from .errors import APIError, invalid_value
 from .registry import ServedModel
 from .sampling import SamplingParams
 from .schemas import ChatCompletionRequest
+from .tools import ToolPlan
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class ChatPlan:
     generation: GenerationRequest
     stream: bool
     include_usage: bool
+    tools: ToolPlan | None = None  # the output is parsed for tool calls
 
 
 def unsupported(param: str, what: str) -> APIError:
@@ -30,17 +34,10 @@ def unsupported(param: str, what: str) -> APIError:
 
 
 def _reject_unimplemented(body: ChatCompletionRequest) -> None:
-    if body.tools:
-        raise unsupported("tools", "is not supported by this server yet.")
-    if body.tool_choice is not None and body.tool_choice != "none":
-        raise invalid_value("tool_choice", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.")
     if body.functions:
         raise unsupported("functions", "is not supported by this server yet.")
     if body.function_call is not None and body.function_call != "none":
         raise invalid_value("function_call", "Invalid value for 'function_call': only allowed when 'functions' are specified.")
-    if body.response_format is not None and body.response_format.type != "text":
-        kind = body.response_format.type
-        raise unsupported("response_format", f"of type '{kind}' is not supported by this server yet.")
     if body.reasoning_effort is not None:
         raise unsupported("reasoning_effort", "is not supported with this model.")
     if body.audio is not None or (body.modalities and "audio" in body.modalities):
@@ -64,6 +61,16 @@ def _logit_bias(body: ChatCompletionRequest, n_vocab: int) -> dict[int, float]:
             )
         bias[token] = float(value)
     return bias
+
+
+def _vllm_extras(body: ChatCompletionRequest, n_vocab: int) -> None:
+    if body.top_k is not None and body.top_k < -1:
+        raise invalid_value("top_k", f"Invalid value for 'top_k': must be -1 or 0 (all tokens) or at least 1, got {body.top_k}.")
+    for token in body.stop_token_ids or []:
+        if token >= n_vocab:
+            raise invalid_value(
+                "stop_token_ids", f"Invalid value in 'stop_token_ids': token id {token} is outside the vocabulary (0..{n_vocab - 1})."
+            )
 
 
 def _max_tokens(body: ChatCompletionRequest) -> int | None:
@@ -103,6 +110,22 @@ def plan_chat(body: ChatCompletionRequest, model: ServedModel) -> ChatPlan:
     if body.top_logprobs and not logprobs:
         raise invalid_value("top_logprobs", "'top_logprobs' requires 'logprobs' to be set to true.")
     engine = model.engine
+    _vllm_extras(body, engine.n_vocab)
+    tools = chat_tools(body)
+    grammar = tools.plan.grammar if tools.plan else None
+    output_format = response_grammar(body)
+    if output_format is not None:
+        if grammar is not None:
+            raise unsupported(
+                "response_format", "together with 'tools' (unless 'tool_choice' is 'none') is not supported by this server."
+            )
+        grammar = output_format
+    if grammar is not None and not engine.grammar_compiles(grammar):
+        raise APIError(400, "The schema uses features this server cannot enforce.", param="tools" if tools.plan else "response_format")
+    if grammar is not None and body.ignore_eos:
+        raise invalid_value(
+            "ignore_eos", "'ignore_eos' cannot be combined with 'response_format' or tool calls, whose grammar ends the output."
+        )
     sampling = SamplingParams(
         temperature=1.0 if body.temperature is None else body.temperature,
         top_p=1.0 if body.top_p is None else body.top_p,
@@ -110,8 +133,12 @@ def plan_chat(body: ChatCompletionRequest, model: ServedModel) -> ChatPlan:
         frequency_penalty=body.frequency_penalty or 0.0,
         logit_bias=_logit_bias(body, engine.n_vocab),
         seed=body.seed,
+        top_k=max(body.top_k or 0, 0),
+        min_p=body.min_p or 0.0,
+        repetition_penalty=1.0 if body.repetition_penalty is None else body.repetition_penalty,
     )
-    prompt_tokens = engine.tokenize(model.template.render(body.messages))
+    prefill = tools.plan.prefill if tools.plan else ""
+    prompt_tokens = engine.tokenize(model.template.render(body.messages, system_extra=tools.system_text, prefill=prefill))
     max_tokens = _max_tokens(body)
     _check_context(len(prompt_tokens), max_tokens, engine.n_ctx)
     stop = [body.stop] if isinstance(body.stop, str) else list(body.stop or [])
@@ -123,6 +150,10 @@ def plan_chat(body: ChatCompletionRequest, model: ServedModel) -> ChatPlan:
         n=body.n or 1,
         logprobs=logprobs,
         top_logprobs=body.top_logprobs or 0,
+        grammar=grammar,
+        stop_token_ids=frozenset(body.stop_token_ids or ()),
+        ignore_eos=bool(body.ignore_eos),
+        include_stop_str=bool(body.include_stop_str_in_output),
     )
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return ChatPlan(generation=generation, stream=stream, include_usage=include_usage)
+    return ChatPlan(generation=generation, stream=stream, include_usage=include_usage, tools=tools.plan)

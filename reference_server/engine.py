@@ -23,11 +23,13 @@ from typing import Literal
 import llama_cpp
 import numpy as np
 
+from .grammar import Grammar
 from .sampling import (
     SamplingParams,
     TokenLogprob,
     build_sampler,
     choice_seed,
+    grammar_sampler,
     last_logits,
     logits_at,
     token_logprob,
@@ -61,6 +63,10 @@ class GenerationRequest:
     logprobs: bool = False
     top_logprobs: int = 0
     prompt_logprobs: bool = False  # score the prompt's own tokens too (completions' echo + logprobs)
+    grammar: Grammar | None = None  # constrain the output (structured output, tool calls)
+    stop_token_ids: frozenset[int] = frozenset()  # vLLM: stop when one of these is sampled
+    ignore_eos: bool = False  # vLLM: end-of-text tokens are never sampled
+    include_stop_str: bool = False  # vLLM: keep the matched stop string / stop token in the output
 
 
 @dataclass(frozen=True)
@@ -167,6 +173,7 @@ class Engine:
         # Rendering every token once up front keeps the per-token path to a list lookup.
         self._pieces = [self._piece(t, special=False) for t in range(self.n_vocab)]
         self._display = [self._piece(t, special=True) for t in range(self.n_vocab)]
+        self.eog_tokens = tuple(t for t in range(self.n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t))
         self._prompt_extent = 0  # leading KV-cache tokens that were decoded in multi-token batches
         self._jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
         self._current: Job | None = None
@@ -193,6 +200,14 @@ class Engine:
     def eos_token(self) -> str:
         token = self._llm.token_eos()
         return self._llm._model.token_get_text(token) if token >= 0 else ""
+
+    def grammar_compiles(self, grammar: Grammar) -> bool:
+        """Whether llama.cpp accepts the grammar (checked before queueing, so a bad one is a 400)."""
+        sampler = grammar_sampler(self._vocab, grammar.text, grammar.triggers)
+        if sampler is None:
+            return False
+        llama_cpp.llama_sampler_free(sampler)
+        return True
 
     def submit(self, request: GenerationRequest) -> Job:
         """Queue a job behind the ones already waiting; call from the event loop."""
@@ -256,7 +271,15 @@ class Engine:
         for choice in range(req.n):
             if choice > 0 and self._load_prompt(req.prompt_tokens, job) is None:
                 return
-            sampler = build_sampler(req.sampling, self.n_vocab, self.n_ctx, choice_seed(req.sampling.seed, choice))
+            sampler = build_sampler(
+                req.sampling,
+                self.n_vocab,
+                self.n_ctx,
+                choice_seed(req.sampling.seed, choice),
+                prompt_tokens=req.prompt_tokens,
+                banned=self.eog_tokens if req.ignore_eos else (),
+                grammar=self._grammar(req.grammar),
+            )
             try:
                 outcome = self._generate(job, choice, sampler)
             finally:
@@ -327,13 +350,21 @@ class Engine:
         self._prompt_extent = llm.n_tokens if len(tokens) > 1 else 0
         return scores
 
+    def _grammar(self, grammar: Grammar | None) -> llama_cpp.llama_sampler_p | None:
+        if grammar is None:
+            return None
+        sampler = grammar_sampler(self._vocab, grammar.text, grammar.triggers)
+        if sampler is None:
+            raise RuntimeError("the grammar does not parse")
+        return sampler
+
     def _generate(
         self, job: Job, choice: int, sampler: llama_cpp._internals.LlamaSampler
     ) -> tuple[FinishReason, int] | None:
         """Sample one choice to its end; None if the job was cancelled on the way."""
         llm, req = self._llm, job.request
         ctx = llm._ctx
-        stream: TextStream[TokenLogprob] = TextStream(req.stop)
+        stream: TextStream[TokenLogprob] = TextStream(req.stop, include_stop=req.include_stop_str)
         limit = req.max_tokens
         count = 0
         finish: FinishReason = "length"
@@ -345,6 +376,14 @@ class Engine:
             token = sampler.sample(ctx, -1)
             if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                 finish = "stop"
+                break
+            if token in req.stop_token_ids:
+                count += 1  # generated, as on vLLM; its text only if asked for
+                finish = "stop"
+                if req.include_stop_str:
+                    release = stream.push(self._pieces[token])
+                    if release.text:
+                        job.emit(TextDelta(choice, release.text, release.payloads))
                 break
             logprob = None
             if req.logprobs:

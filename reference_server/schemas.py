@@ -78,13 +78,33 @@ class UserMessage(_Strict):
     name: str | None = None
 
 
+class CalledFunction(_Strict):
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+class FunctionToolCall(_Strict):
+    id: str
+    type: Literal["function"]
+    function: CalledFunction
+
+
+class CustomToolCall(_Strict):
+    id: str
+    type: Literal["custom"]
+    custom: dict[str, Any]
+
+
+ToolCall = Annotated[FunctionToolCall | CustomToolCall, Field(discriminator="type")]
+
+
 class AssistantMessage(_Strict):
     role: Literal["assistant"]
     content: str | Annotated[list[AssistantPart], Field(min_length=1)] | None = None
     refusal: str | None = None
     name: str | None = None
     audio: dict[str, Any] | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCall] | None = None
     function_call: dict[str, Any] | None = None
 
 
@@ -230,13 +250,13 @@ class ChatCompletionRequest(_Strict):
 
     # Tools and structured output (constrained by a grammar: see tools.py and grammar.py).
     response_format: ResponseFormat | None = None
-    tools: list[Tool] | None = None
+    tools: Annotated[list[Tool], Field(min_length=1)] | None = None
     tool_choice: ToolChoice | None = None
 
     # vLLM's sampling extensions (sent with the SDK's `extra_body`), documented in sampling.py.
     top_k: int | None = None
-    min_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    repetition_penalty: Annotated[float, Field(gt=0)] | None = None
+    min_p: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    repetition_penalty: Annotated[float, Field(gt=0.0)] | None = None
     stop_token_ids: list[Annotated[int, Field(ge=0)]] | None = None
     ignore_eos: bool | None = None
     include_stop_str_in_output: bool | None = None

@@ -23,9 +23,10 @@ class Release(Generic[P]):
 
 
 class TextStream(Generic[P]):
-    def __init__(self, stop: Sequence[str] = ()) -> None:
+    def __init__(self, stop: Sequence[str] = (), *, include_stop: bool = False) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._stops = [s for s in stop if s]
+        self._include_stop = include_stop  # vLLM's include_stop_str_in_output: release the stop string too
         self._pending = ""  # decoded text not yet released
         self._released = 0  # characters released so far
         self._waiting: list[tuple[int, P]] = []  # (start offset of the token's text, payload)
@@ -52,8 +53,12 @@ class TextStream(Generic[P]):
         return self._release(len(self._pending), final=True)
 
     def _stop_at(self) -> int | None:
-        hits = [i for i in (self._pending.find(s) for s in self._stops) if i >= 0]
-        return min(hits) if hits else None
+        """Where released text ends: before the earliest stop string (or after it, when included)."""
+        hits = [(i, i + len(s)) for s in self._stops if (i := self._pending.find(s)) >= 0]
+        if not hits:
+            return None
+        start, end = min(hits)
+        return end if self._include_stop else start
 
     def _held_back(self) -> int:
         """Length of the longest pending suffix that could still grow into a stop string."""

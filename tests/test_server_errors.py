@@ -90,8 +90,8 @@ def test_json_is_read_whatever_the_content_type(server: RunningServer, model_id:
         ({"stream_options": {"include_usage": True}}, "stream_options", "invalid_value"),
         ({"stream_options": {"include_usage": "yes please"}}, "stream_options.include_usage", "invalid_type"),
         ({"frobnicate": True}, "frobnicate", "unknown_parameter"),
-        ({"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools", "unsupported_parameter"),
-        ({"response_format": {"type": "json_object"}}, "response_format", "unsupported_parameter"),
+        ({"tools": [{"type": "custom", "custom": {"name": "f"}}]}, "tools[0].type", "unsupported_parameter"),
+        ({"response_format": {"type": "json_object"}}, "messages", None),  # no "json" in the messages
         ({"response_format": {"type": "yaml"}}, "response_format.type", "invalid_value"),
         (
             {"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}]},

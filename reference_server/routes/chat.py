@@ -35,9 +35,13 @@ async def create_chat_completion(request: Request) -> Any:
     job = model.engine.submit(plan.generation)
     token_bytes = model.engine.token_bytes
     if plan.stream:
-        chunks = ChunkBuilder(model.id, model.fingerprint, plan.include_usage, plan.generation.logprobs, token_bytes)
+        chunks = ChunkBuilder(
+            model.id, model.fingerprint, plan.include_usage, plan.generation.logprobs, token_bytes, plan.tools, plan.generation.n
+        )
         return EventSourceResponse(_stream(job, chunks, plan.generation.n), sep="\n", ping=_NO_PING)
-    collector = CompletionCollector(model.id, model.fingerprint, plan.generation.n, plan.generation.logprobs, token_bytes)
+    collector = CompletionCollector(
+        model.id, model.fingerprint, plan.generation.n, plan.generation.logprobs, token_bytes, plan.tools
+    )
     async with _cancel_on_disconnect(request, job):
         async for event in job.events():
             if isinstance(event, TextDelta | ChoiceDone):
@@ -56,12 +60,15 @@ async def _stream(job: Job, chunks: ChunkBuilder, n: int) -> AsyncIterator[str]:
     """SSE data lines in OpenAI's order; a client that goes away cancels the job (via `finally`)."""
     try:
         for choice in range(n):
-            yield chunks.role(choice).model_dump_json(exclude_unset=True)
+            for chunk in chunks.role(choice):
+                yield chunk.model_dump_json(exclude_unset=True)
         async for event in job.events():
             if isinstance(event, TextDelta):
-                yield chunks.text(event).model_dump_json(exclude_unset=True)
+                for chunk in chunks.text(event):
+                    yield chunk.model_dump_json(exclude_unset=True)
             elif isinstance(event, ChoiceDone):
-                yield chunks.finish(event).model_dump_json(exclude_unset=True)
+                for chunk in chunks.finish(event):
+                    yield chunk.model_dump_json(exclude_unset=True)
             elif isinstance(event, JobDone):
                 if chunks.wants_usage:
                     yield chunks.usage(event).model_dump_json(exclude_unset=True)
