@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+from conformance import vectors
+
 
 class ExpressionError(ValueError):
     """An expression that cannot be parsed, uses something outside the subset, or cannot be evaluated."""
@@ -93,6 +95,20 @@ def _max_word_repeats(text: str) -> int:
     return max(Counter(words).values(), default=0)
 
 
+def _output_text(response: Any) -> str:
+    """A Responses API answer's text, as the SDK's `output_text`: the output_text parts of its messages.
+
+    Reasoning items and tool calls may come first, so `output[0].content[0].text` is not portable.
+    """
+    if not isinstance(response, Mapping) or not isinstance(response.get("output"), list):
+        raise ExpressionError(f"not a response object with an output list: {str(response)[:80]}")
+    texts = []
+    for item in response["output"]:
+        if isinstance(item, Mapping) and item.get("type") == "message" and isinstance(item.get("content"), list):
+            texts += [p.get("text", "") for p in item["content"] if isinstance(p, Mapping) and p.get("type") == "output_text"]
+    return "".join(str(t) for t in texts)
+
+
 def _parse_json(text: str) -> Any:
     try:
         return json.loads(text)
@@ -127,6 +143,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "unique": _unique,
     "max_word_repeats": _max_word_repeats,
     "json": _parse_json,
+    **vectors.FUNCTIONS,  # norm, norms, cosine, b64floats: embeddings
+    "output_text": _output_text,
 }
 
 _BINOPS: dict[type[ast.operator], Callable[[Any, Any], Any]] = {

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance import responses_stream
+
 _FIELD = re.compile(r"^(data|event|id|retry)(:|$)")
 
 
@@ -181,6 +183,7 @@ FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
     "finish_last": ("finish_reason is null until each choice's last chunk, then set", _finish_last),
     "usage_chunk": ("usage is null on every chunk but a final one with choices [] and the usage", _usage_chunk),
     "no_usage": ("without include_usage no chunk carries usage or empty choices", _no_usage),
+    **responses_stream.CHECKS,
 }
 
 
@@ -257,4 +260,5 @@ def assemble_completions(chunks: list[Any]) -> dict[str, Any]:
 ASSEMBLERS: dict[str, Callable[[list[Any]], dict[str, Any]]] = {
     "chat.completions": assemble_chat,
     "completions": assemble_completions,
+    "responses": responses_stream.assemble,
 }

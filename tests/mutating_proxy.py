@@ -27,6 +27,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 DONE = "[DONE]"
+EVENT = "__event__"  # an event's `event:` name, kept on its dict while mutations run
 
 
 @dataclass
@@ -68,16 +69,25 @@ def _free_port() -> int:
 
 
 def _serialize(events: list[Any]) -> str:
-    return "".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n" for e in events)
+    def one(e: Any) -> str:
+        if isinstance(e, dict) and EVENT in e:
+            e = dict(e)
+            return f"event: {e.pop(EVENT)}\ndata: {json.dumps(e)}\n\n"
+        return f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n"
+
+    return "".join(one(e) for e in events)
 
 
 def _parse_events(text: str) -> list[Any]:
     out: list[Any] = []
     for block in text.replace("\r\n", "\n").split("\n\n"):
-        data = "\n".join(line[5:].lstrip(" ") for line in block.split("\n") if line.startswith("data:"))
+        lines = block.split("\n")
+        data = "\n".join(line[5:].lstrip(" ") for line in lines if line.startswith("data:"))
         if not data:
             continue
-        out.append(DONE if data == DONE else json.loads(data))
+        event = DONE if data == DONE else json.loads(data)
+        name = next((line[6:].lstrip(" ") for line in lines if line.startswith("event:")), None)
+        out.append({EVENT: name, **event} if name is not None and isinstance(event, dict) else event)
     return out
 
 
