@@ -171,6 +171,36 @@ def _no_usage(s: ParsedStream) -> str:
     return ""
 
 
+def _tool_call_deltas(s: ParsedStream) -> str:
+    """OpenAI's tool-call streaming: the first delta of a call names it, the rest only add arguments."""
+    seen: dict[tuple[Any, Any], int] = {}
+    for n, chunk in enumerate(_dicts(s), start=1):
+        for choice in chunk.get("choices") or []:
+            if not isinstance(choice, dict):
+                continue
+            for call in (choice.get("delta") or {}).get("tool_calls") or []:
+                if not isinstance(call, dict) or not isinstance(call.get("index"), int):
+                    return f"chunk {n}: a tool call delta without an integer index: {json.dumps(call)[:120]}"
+                key = (choice.get("index"), call["index"])
+                function = call.get("function") if isinstance(call.get("function"), dict) else {}
+                arguments = function.get("arguments")
+                if key not in seen:
+                    seen[key] = n
+                    missing = [k for k, ok in (("id", isinstance(call.get("id"), str) and call["id"]),
+                                               ("type", call.get("type") == "function"),
+                                               ("function.name", isinstance(function.get("name"), str) and function["name"]))
+                               if not ok]  # fmt: skip
+                    if missing:
+                        return f"chunk {n}: the first delta of tool call {call['index']} lacks {', '.join(missing)}"
+                elif call.get("id") is not None or function.get("name") is not None:
+                    return f"chunk {n}: tool call {call['index']} sends its id or name again (first sent in chunk {seen[key]})"
+                if arguments is not None and not isinstance(arguments, str):
+                    return f"chunk {n}: tool call {call['index']} arguments fragment is not a string: {json.dumps(arguments)[:80]}"
+    if not seen:
+        return "no tool call deltas in the stream"
+    return ""
+
+
 def _dicts(s: ParsedStream) -> list[dict[str, Any]]:
     return [c for c in s.chunks if isinstance(c, dict)]
 
@@ -183,6 +213,10 @@ FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
     "finish_last": ("finish_reason is null until each choice's last chunk, then set", _finish_last),
     "usage_chunk": ("usage is null on every chunk but a final one with choices [] and the usage", _usage_chunk),
     "no_usage": ("without include_usage no chunk carries usage or empty choices", _no_usage),
+    "tool_call_deltas": (
+        "each streamed tool call starts with a delta carrying its index, id, type and name; later deltas add only argument fragments",
+        _tool_call_deltas,
+    ),
     **responses_stream.CHECKS,
 }
 
@@ -216,6 +250,7 @@ def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
                 slot["message"]["role"] = delta["role"]
             if isinstance(delta.get("content"), str):
                 slot["message"]["content"] = (slot["message"]["content"] or "") + delta["content"]
+            _add_tool_call_deltas(slot, delta.get("tool_calls"))
             if choice.get("finish_reason") is not None:
                 slot["finish_reason"] = choice["finish_reason"]
             logprobs = choice.get("logprobs")
@@ -223,7 +258,28 @@ def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
                 slot["logprobs"] = slot["logprobs"] or {"content": []}
                 slot["logprobs"]["content"].extend(logprobs["content"])
     ordered = [choices[k] for k in sorted(choices, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))]
+    for slot in ordered:
+        calls = slot.pop("_calls", None)
+        if calls:
+            slot["message"]["tool_calls"] = [calls[k] for k in sorted(calls, key=str)]
     return {**head, "object": "chat.completion", "choices": ordered, "usage": usage}
+
+
+def _add_tool_call_deltas(slot: dict[str, Any], deltas: Any) -> None:
+    """Calls by index: id, type and name as first sent, argument fragments concatenated."""
+    for delta in deltas if isinstance(deltas, list) else []:
+        if not isinstance(delta, dict):
+            continue
+        calls = slot.setdefault("_calls", {})
+        call = calls.setdefault(delta.get("index"), {"id": None, "type": None, "function": {"name": None, "arguments": ""}})
+        function = delta.get("function") if isinstance(delta.get("function"), dict) else {}
+        for key, target in (("id", call), ("type", call)):
+            if target.get(key) is None and delta.get(key) is not None:
+                target[key] = delta[key]
+        if call["function"]["name"] is None and function.get("name") is not None:
+            call["function"]["name"] = function["name"]
+        if isinstance(function.get("arguments"), str):
+            call["function"]["arguments"] += function["arguments"]
 
 
 def assemble_completions(chunks: list[Any]) -> dict[str, Any]:
