@@ -9,6 +9,12 @@ Exit status, the contract a CI job gates on:
        unreachable base URL, no model, no case selected, unwritable --out, unreadable results file.
   3    internal error (a bug in this tool): one line; CONFORMANCE_DEBUG=1 shows the traceback.
   130  interrupted (Ctrl-C).
+
+With `run --baseline OLD/results.json` the run is gated on change instead: exit 1 only when a matrix
+cell got worse than in OLD (see conformance.compare for the order of states), 0 otherwise, even when
+cases fail that failed in OLD too. Cells that are new or gone are listed but never fail the gate.
+`conformance diff OLD NEW` applies the same rule to two existing results files: 0 no regression,
+1 at least one regression, 2 usage error (unreadable file).
 """
 
 from __future__ import annotations
@@ -31,8 +37,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from conformance import reports
+from conformance import compare, reports
 from conformance.errors import UsageError
+from conformance.reports.changes import print_changes
 from conformance.reports.console import print_summary
 from conformance.reports.scrub import scrub
 from conformance.results import ResultsFileError, RunResults, Verdict, load
@@ -115,10 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="conformance",
         description="Measure how compatible an OpenAI-compatible server really is.",
-        epilog="Exit status: 0 all cases passed, 1 some did not, 2 usage error, 3 internal error.",
+        epilog="Exit status: 0 all cases passed, 1 some did not, 2 usage error, 3 internal error; "
+        "with run --baseline and with diff: 1 only when a cell got worse.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,diff}")
 
     run = commands.add_parser(
         "run",
@@ -126,13 +134,27 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run the suite against a server; write results.json, matrix.md, report.html, junit.xml.",
     )
     run.add_argument(
-        "--base-url", required=True, metavar="URL", help="the API root, e.g. http://127.0.0.1:8080/v1"
+        "--base-url",
+        metavar="URL",
+        help="the API root, e.g. http://127.0.0.1:8080/v1 (default: the --provider profile's base_url)",
     )
     run.add_argument("--model", metavar="M", help="model to test (default: the first one GET /models lists)")
     run.add_argument(
         "--api-key", metavar="K", help=f"API key sent as a bearer token (default: ${API_KEY_ENV})"
     )
-    run.add_argument("--provider", metavar="NAME", help="name for the reports (default: the base URL's host)")
+    run.add_argument(
+        "--provider",
+        metavar="NAME",
+        help="name for the reports (default: the base URL's host); a profile in specs/providers/ "
+        "(or a profile .yaml path) also gives the default base URL, the API key variable and the "
+        "documented claims the reports compare with the measurement",
+    )
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        metavar="OLD/results.json",
+        help="gate on regressions against an earlier run: exit 1 only when a cell got worse, 0 otherwise",
+    )
     _add_selection(run)
     run.add_argument(
         "--concurrency", type=_positive(int), default=4, metavar="N", help="cases in flight (default 4)"
@@ -160,6 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report.add_argument("--out", type=Path, metavar="FILE", help="write here instead of standard output")
     report.set_defaults(handler=cmd_report)
+
+    diff = commands.add_parser(
+        "diff",
+        help="show how the matrix changed between two runs",
+        description="Compare two results.json cell by cell. Exit 0 no cell got worse, 1 some did, 2 usage error.",
+    )
+    diff.add_argument("old", type=Path, metavar="OLD.json")
+    diff.add_argument("new", type=Path, metavar="NEW.json")
+    diff.set_defaults(handler=cmd_diff)
     return parser
 
 
@@ -224,14 +255,21 @@ def _check_writable(directory: Path) -> None:
 
 def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     from conformance.api import RunConfig, list_cases, resolve_model, run_suite
+    from conformance.providers import find_profile
 
-    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
-    base_url = _check_base_url(args.base_url)
+    profile = find_profile(args.provider) if args.provider else None
+    key_env = profile.auth.env if profile and profile.auth.env else None
+    api_key = args.api_key or (os.environ.get(key_env) if key_env else None) or os.environ.get(API_KEY_ENV) or None
+    if args.base_url is None and (profile is None or not profile.base_url):
+        hint = f" (profile {profile.name!r} has no default base URL)" if profile else ""
+        raise UsageError(f"--base-url is required{hint}")
+    base_url = _check_base_url(args.base_url or (profile.base_url if profile else ""))
+    baseline = load(args.baseline) if args.baseline else None
     if not list_cases(args.cases_dir, only=args.only, exclude=args.exclude):
         raise UsageError(_no_cases_message(args))
     # Reachable, authorised, and a model to test: all usage errors, found before anything is written.
     model = resolve_model(base_url, api_key, args.model, timeout=min(args.timeout, 30.0))
-    provider = args.provider or default_provider(base_url)
+    provider = (profile.name if profile else args.provider) or default_provider(base_url)
     out_dir: Path = args.out or Path("reports") / path_slug(provider)
     _check_writable(out_dir)
 
@@ -248,13 +286,29 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     )
     with _ProgressBar(stderr) as bar:
         results = run_suite(config, bar)
+    if profile is not None:
+        results = profile.attach(results)
+    comparison = compare.compare(baseline, results, str(args.baseline)) if baseline else None
+    if comparison is not None:
+        results = compare.attach(results, comparison)
     try:
         written = reports.write_run_reports(results, out_dir, [api_key])
     except OSError as exc:
         raise UsageError(f"cannot write reports to {out_dir}: {exc.strerror or exc}") from None
 
+    if comparison is not None:
+        print_changes(stdout, comparison, [api_key])  # regressions first: they decide the exit status
     print_summary(stdout, results, [api_key])
     stdout.print(Text(f"Reports in {out_dir}/: " + ", ".join(p.name for p in written.values())))
+    if comparison is not None:
+        status = EXIT_FAILURES if comparison.regressions else EXIT_OK
+        stdout.print(
+            Text(
+                f"{len(comparison.regressions)} regression(s) against {args.baseline} (exit {status})",
+                style="bold",
+            )
+        )
+        return status
     status = exit_status(results)
     if status != EXIT_OK:
         not_passed = len(results.cases) - results.counts()[Verdict.PASS.value]
@@ -303,6 +357,13 @@ def cmd_report(args: argparse.Namespace, stdout: Console, stderr: Console) -> in
     except OSError as exc:
         raise UsageError(f"cannot write {args.out}: {exc.strerror or exc}") from None
     return EXIT_OK
+
+
+def cmd_diff(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    old, new = load(args.old), load(args.new)
+    comparison = compare.compare(old, new, str(args.old))
+    print_changes(stdout, comparison, [os.environ.get(API_KEY_ENV)], show_all=True)
+    return EXIT_FAILURES if comparison.regressions else EXIT_OK
 
 
 # --- entry point -------------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from conformance import compare
 from conformance.matrix import case_state
-from conformance.reports import view
+from conformance.reports import changes, claims, view
 from conformance.results import CaseResult, Cell, CellState, Exchange, RunResults, Verdict
 
 _CSS = """
@@ -41,6 +42,9 @@ details.exchange{margin:.4rem 0 .4rem 1rem}
 .reason{color:#555}.muted{color:#777}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.5rem 0}dt{font-weight:600}dd{margin:0}
 .ok{color:#1b7a32}.bad{color:#b42318}
+details.case:target{outline:3px solid #4062bb}
+tfoot td,tfoot th{background:#f3f4f7;font-weight:600}
+tr.chg-regression td{background:#f9d2d2;font-weight:600}tr.chg-improvement td{background:#e5f6e8}
 """
 
 
@@ -121,9 +125,33 @@ def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) ->
             )
             evidence = f"<td>{_e(view.evidence_summary(indexes[0][row]))}</td>" if single else ""
             out.append(f"<tr><th><code>{_e(row.parameter)}</code></th>{cells}{evidence}</tr>")
-        out.append("</tbody></table>")
+        out.append("</tbody>")
+        if not single:  # the per-provider score of this endpoint, under its column
+            scores_row = "".join(
+                f"<td>{_e(view.score(view.cells_of(r), endpoint))}</td>" for r in runs
+            )
+            out.append(f'<tfoot><tr class="score"><th>Core score</th>{scores_row}</tr></tfoot>')
+        out.append("</table>")
     out.append("</section>")
     return out
+
+
+def _scores(runs: Sequence[RunResults], labels: list[str]) -> str:
+    """Provider by endpoint: the core score of each, and the overall one, in one small table."""
+    rows = view.merged_rows(runs)
+    head = "".join(f"<th>{_e(lab)}</th>" for lab in labels)
+    body = "".join(
+        f"<tr><th><code>{_e(endpoint)}</code></th>"
+        + "".join(f"<td>{_e(view.score(view.cells_of(r), endpoint))}</td>" for r in runs)
+        + "</tr>"
+        for endpoint in view.endpoints(rows)
+    )
+    total = "".join(f"<td>{_e(view.score(view.cells_of(r)))}</td>" for r in runs)
+    return (
+        '<section id="scores"><h2>Scores</h2><p>Core parameters supported, per endpoint and provider.</p>'
+        f'<table class="scores"><thead><tr><th>Endpoint</th>{head}</tr></thead><tbody>{body}</tbody>'
+        f'<tfoot><tr><th>All endpoints</th>{total}</tr></tfoot></table></section>'
+    )
 
 
 def _legend() -> str:
@@ -224,10 +252,18 @@ def render(runs: Sequence[RunResults]) -> str:
     labels = view.column_labels(runs)
     anchors = _Anchors(runs)
     title = "OpenAI compatibility: " + " vs ".join(labels)
+    baselines = [
+        (f"<h3>{_e(lab)}</h3>" if len(runs) > 1 else "") + changes.html_section(cmp)
+        for lab, run in zip(labels, runs, strict=True)
+        if (cmp := compare.attached(run)) is not None
+    ]
     body = [
         f"<h1>{_e(title)}</h1>",
+        *baselines,  # regressions before anything else: they decide the gate
         _runs_table(runs, labels),
+        *([_scores(runs, labels)] if len(runs) > 1 else []),
         *_matrix(runs, labels, anchors),
+        *(claims.html_section(run, lab) for lab, run in zip(labels, runs, strict=True)),
         *_cases(runs, labels, anchors),
     ]
     return (

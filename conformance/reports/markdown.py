@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from conformance.reports import view
+from conformance import compare
+from conformance.reports import changes, claims, view
 from conformance.results import CellState, RunResults
 
 
@@ -63,6 +64,9 @@ def _endpoint_tables(
 
 def render_single(run: RunResults) -> str:
     out = _header_single(run)
+    comparison = compare.attached(run)
+    if comparison is not None:  # regressions before anything else: they decide the gate
+        out += changes.markdown_section(comparison)
     out += [_legend(), ""]
     index = view.cell_index(run)
     rows = view.merged_rows([run])
@@ -77,12 +81,17 @@ def render_single(run: RunResults) -> str:
         out += _endpoint_tables(endpoint, mine, columns, ["Parameter", "State", "Evidence"], score_line)
     if not rows:
         out += ["No parameters were measured.", ""]
+    out += claims.markdown_section(run)
     return "\n".join(out).rstrip() + "\n"
 
 
 def render_merged(runs: Sequence[RunResults]) -> str:
     labels = view.column_labels(runs)
     out = [f"# OpenAI compatibility: {' vs '.join(_cell(lab) for lab in labels)}", ""]
+    for label, run in zip(labels, runs, strict=True):
+        comparison = compare.attached(run)
+        if comparison is not None:
+            out += [f"**{_cell(label)}**", "", *changes.markdown_section(comparison)]
     facts = [
         [
             _cell(label),
@@ -111,6 +120,10 @@ def render_merged(runs: Sequence[RunResults]) -> str:
             for lab, r in zip(labels, runs, strict=True)
         )
         out += _endpoint_tables(endpoint, mine, columns, headers, f"Core parameters supported: {scores}")
+    for label, run in zip(labels, runs, strict=True):
+        section = claims.markdown_section(run)
+        if section:
+            out += [f"**{_cell(label)}**", "", *section]
     return "\n".join(out).rstrip() + "\n"
 
 
