@@ -113,7 +113,7 @@ def test_diff_command_exit_codes(tmp_path: Path) -> None:
     same = _write(tmp_path, "same", make_run({"e/a": CellState.SUPPORTED, "e/b": CellState.SUPPORTED}))
     worse = _write(tmp_path, "worse", make_run({"e/a": CellState.BROKEN, "e/b": CellState.REJECTED}))
 
-    proc = conformance("diff", str(old), str(same))
+    proc = conformance("diff", str(old), str(same), env={"COLUMNS": "400"})
     assert proc.returncode == 0, proc.stderr
     assert "improvement" in proc.stdout and "1 improvements" in proc.stdout and "0 regressions" in proc.stdout
 
