@@ -46,6 +46,7 @@ class FaultProxy:
     upstream: str  # the real server's base URL, ending in /v1
     fault: Fault
     delay: Callable[[Exchange], float] = lambda _: 0.0
+    add_headers: Callable[[dict], dict] = lambda headers: headers  # rewrite the request headers
     seen: list[Exchange] = field(default_factory=list)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
@@ -60,11 +61,13 @@ class FaultProxy:
         path = scope["path"].removeprefix("/v1")
         raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1").removeprefix("/v1")
         query = scope.get("query_string", b"").decode()
-        headers = {
-            k.decode(): v.decode()
-            for k, v in scope["headers"]
-            if k.decode() not in ("host", "content-length")
-        }
+        headers = self.add_headers(
+            {
+                k.decode(): v.decode()
+                for k, v in scope["headers"]
+                if k.decode() not in ("host", "content-length")
+            }
+        )
         async with httpx.AsyncClient(timeout=60) as client:
             upstream = await client.request(
                 scope["method"],
@@ -123,7 +126,9 @@ def serving(app: FaultProxy) -> Iterator[str]:
 def fuzz(
     server: RunningServer, fault: Fault, endpoint: str, **kwargs: object
 ) -> tuple[FuzzResults, FaultProxy]:
-    proxy = FaultProxy(server.base_url, fault, **{k: kwargs.pop(k) for k in ("delay",) if k in kwargs})
+    proxy = FaultProxy(
+        server.base_url, fault, **{k: kwargs.pop(k) for k in ("delay", "add_headers") if k in kwargs}
+    )
     options: dict = {
         "max_examples": 5,
         "seed": 1,
@@ -216,6 +221,41 @@ def untouched(exchange: Exchange) -> Exchange:
     return exchange
 
 
+CANNED_COMPLETION = {
+    "id": "chatcmpl-1",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m",
+    "choices": [
+        {
+            "index": 0,
+            "finish_reason": "stop",
+            "logprobs": None,
+            "message": {"role": "assistant", "content": "ok", "refusal": None},
+        },
+    ],
+}
+
+
+def coerces_numeric_strings(exchange: Exchange) -> Exchange:
+    """A lenient parser: a number or boolean spelled as a string is taken (here: answered 200)."""
+    body = exchange.request if isinstance(exchange.request, dict) else {}
+    coerced = [k for k, v in body.items() if v in ("true", "false") or _is_number(v)]
+    if exchange.status == 400 and coerced:
+        return json_body(replace(exchange, status=200), CANNED_COMPLETION)
+    return exchange
+
+
+def _is_number(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
 # --- tests -------------------------------------------------------------------------------------
 
 
@@ -294,3 +334,49 @@ def test_same_seed_same_requests(server: RunningServer) -> None:
     runs = [fuzz(server, untouched, "models.retrieve", seed=42, max_examples=8)[1] for _ in range(2)]
     first, second = ([(e.method, e.path, json.dumps(e.request)) for e in proxy.seen] for proxy in runs)
     assert first == second and len(first) > 8
+
+
+def test_a_server_coercing_numeric_strings_is_caught(server: RunningServer) -> None:
+    results, _ = fuzz(
+        server, coerces_numeric_strings, "chat.completions", max_examples=5, modes=(Mode.COERCION,)
+    )
+    (failure,) = results.endpoints[0].failures
+    assert failure.check == FuzzCheck.ACCEPTED_INVALID and failure.mode == "negative"
+    assert "as the string" in failure.message
+    # Shrunk to a minimal request: the model, one message, the cap, and the coerced parameter.
+    assert set(failure.request_body) <= {
+        "model",
+        "messages",
+        "max_tokens",
+        "max_completion_tokens",
+        "logprobs",
+    }
+
+
+def _inject_key(key: str) -> Callable[[dict], dict]:
+    return lambda headers: {**headers, "authorization": f"Bearer {key}"}
+
+
+def test_a_keyed_server_is_fuzzed_with_its_key_and_the_key_never_leaks(keyed_server: RunningServer) -> None:
+    key = keyed_server.api_key
+    assert key
+    results, proxy = fuzz(keyed_server, errors_become_500, "models.retrieve", api_key=key)
+    dumped = results.model_dump_json()
+    assert key not in dumped
+    assert any(e.status == 200 for e in proxy.seen)  # the key was sent: valid requests got through
+    failure = next(f for f in results.endpoints[0].failures if f.check == FuzzCheck.SERVER_ERROR)
+    assert '"Authorization: Bearer $OPENAI_API_KEY"' in failure.curl
+
+
+def test_a_keyed_server_that_ignores_the_key_is_caught(keyed_server: RunningServer) -> None:
+    key = keyed_server.api_key
+    assert key
+    results, _ = fuzz(
+        keyed_server,
+        untouched,
+        "models.list",
+        api_key=key,
+        add_headers=_inject_key(key),
+        modes=(Mode.POSITIVE,),
+    )
+    assert FuzzCheck.AUTH in findings(results)

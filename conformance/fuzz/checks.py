@@ -224,24 +224,58 @@ def _whole_floats_to_ints(value: Any) -> Any:
     return value
 
 
+def _coercion_target(body: dict[str, Any]) -> str | None:
+    """The parameter to spell as a string: the first numeric or boolean one, so shrinking a failing
+    request down to fewer parameters keeps probing (and ends on the smallest one that shows it)."""
+    return next((k for k in sorted(body) if isinstance(body[k], bool | int | float)), None)
+
+
 @schemathesis.hook
 def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwargs: dict[str, Any]) -> None:
-    """Keep requests realistic and cheap, without changing whether they are valid.
+    """Keep requests realistic and cheap; in the coercion run, probe lenient parsing.
 
     Valid requests: schemathesis also spells integers as whole floats (`"n": 2.0`); clients never
-    do, and servers disagree on it, so valid requests carry plain integers. Invalid requests: add a
-    small `max_completion_tokens` when no cap is set, so a server that wrongly accepts one answers
-    in a bounded time (the finding is the acceptance, not the time it took).
+    do, and servers disagree on it, so valid requests carry plain integers.
+
+    Coercion run: one numeric or boolean parameter goes as the string a lenient parser turns back
+    (`"max_tokens": "4"`, `"stream": "true"`). OpenAI rejects these; pydantic's default (lax) mode
+    accepts them, the commonest leniency of compatible servers, and schemathesis' own type
+    mutations draw strings no parser coerces. Schemathesis revalidates a case a hook edits, so
+    such a request is judged as the invalid request it is (it must get a 4xx).
+
+    Invalid requests: add a small `max_completion_tokens` when no cap is set, so a server that
+    wrongly accepts one answers in a bounded time (the finding is the acceptance, not its cost).
     """
     meta = _meta(case)
     if meta is None or not isinstance(case.body, dict):
         return
-    if meta.get("mode") == Mode.POSITIVE:
-        case.body = _whole_floats_to_ints(case.body)
+    mode = meta.get("mode")
+    if mode in (Mode.POSITIVE, Mode.COERCION):
+        body = _whole_floats_to_ints(case.body)
+        target = _coercion_target(body) if mode == Mode.COERCION else None
+        if target is not None:
+            body[target] = json.dumps(body[target])
+        case.body = body
     elif (
         meta.get("caps_tokens") and "max_tokens" not in case.body and "max_completion_tokens" not in case.body
     ):
         case.body = {**case.body, "max_completion_tokens": NEGATIVE_MAX_TOKENS}
+
+
+def coerced_parameters(body: Any) -> dict[str, str]:
+    """Top-level string values that spell a number or boolean: what the coercion run sends."""
+    if not isinstance(body, dict):
+        return {}
+    found = {}
+    for key, value in body.items():
+        if isinstance(value, str):
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                continue
+            if isinstance(parsed, bool | int | float):
+                found[key] = value
+    return found
 
 
 OUR_CHECKS = ("openai_error_envelope", "openai_content_type", "openai_response_schema")

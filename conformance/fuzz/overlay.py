@@ -34,8 +34,17 @@ _REF_PREFIX = "#/components/schemas/"
 
 
 class Mode(StrEnum):
-    POSITIVE = "positive"
-    NEGATIVE = "negative"
+    """Which requests an engine run sends, and so which document it fuzzes."""
+
+    POSITIVE = "positive"  # valid requests (the positive document)
+    NEGATIVE = "negative"  # invalid requests (the negative document)
+    # Valid requests with one numeric or boolean parameter spelled as a string ("0.5", "true"),
+    # which makes them invalid (see conformance.fuzz.checks.before_call): the positive document.
+    COERCION = "coercion"
+
+    @property
+    def document(self) -> Mode:
+        return Mode.NEGATIVE if self is Mode.NEGATIVE else Mode.POSITIVE
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,7 @@ def build_spec(
         if parameters:
             operation["parameters"] = parameters
         if "request" in entry:
-            if mode is Mode.POSITIVE:
+            if mode.document is Mode.POSITIVE:
                 body_schema = _substitute(entry["request"]["positive"], model)
             else:
                 body_schema = negative_request_schema(entry, components, model)

@@ -1,9 +1,10 @@
 """Run schemathesis against a base URL and turn what it found into FuzzResults.
 
-Two engine runs per call: valid requests (the overlay's positive document) and invalid ones (its
+Three engine runs per call: valid requests (the overlay's positive document) and invalid ones (its
 negative document), each with schemathesis' deterministic boundary-value phase (`coverage`) and
 its property-based phase (`fuzzing`, `max_examples` per endpoint, shrinking failures to the
-smallest request). Determinism comes from the seed and one worker; boundedness from
+smallest request); then a short coercion run (valid requests with one parameter spelled as a
+string, see conformance.fuzz.checks.before_call). Determinism comes from the seed and one worker; boundedness from
 `max_examples`, the per-request timeout (a hang is a finding, never a hung run) and an overall
 time budget shared by both runs.
 """
@@ -20,13 +21,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
 import schemathesis
 from schemathesis.core.failures import Failure
 from schemathesis.engine import events, from_schema
 from schemathesis.engine.recorder import ScenarioRecorder
 
 import conformance.fuzz.checks as fuzz_checks
+from conformance.api import resolve_model
 from conformance.errors import UsageError
 from conformance.fuzz.overlay import (
     Endpoint,
@@ -43,6 +44,13 @@ DEFAULT_REQUEST_TIMEOUT = 30.0
 DEFAULT_TIME_BUDGET = 1800.0
 EXCERPT_CHARS = 1000
 KEY_ENV = "$OPENAI_API_KEY"
+ALL_MODES = (Mode.POSITIVE, Mode.NEGATIVE, Mode.COERCION)
+
+
+def coercion_examples(max_examples: int) -> int:
+    """The coercion run only needs a handful of requests: every one of them probes."""
+    return max(5, max_examples // 4)
+
 
 Progress = Callable[[str], None]
 
@@ -81,6 +89,7 @@ def schemathesis_config(
     api_key: str | None,
     coverage: bool,
     error_statuses: list[int],
+    continue_on_failure: bool = False,
 ) -> schemathesis.Config:
     """What `schemathesis run` would read from schemathesis.toml, as a dict: nothing is read from disk.
 
@@ -95,7 +104,11 @@ def schemathesis_config(
         "max-stream-events": 1000,
         "suppress-health-check": ["all"],
         "cache": {"enabled": False},
-        "generation": {"mode": mode.value, "max-examples": max_examples, "database": "none"},
+        "continue-on-failure": continue_on_failure,
+        # Off: it would mask `max_tokens` and every other key containing "token". The one secret,
+        # the API key, is replaced by $OPENAI_API_KEY in everything we keep (see _redact).
+        "output": {"sanitization": {"enabled": False}},
+        "generation": {"mode": mode.document.value, "max-examples": max_examples, "database": "none"},
         "phases": {
             "examples": {"enabled": False},  # the spec's examples name OpenAI's models
             "coverage": {"enabled": coverage},
@@ -107,23 +120,6 @@ def schemathesis_config(
     if api_key:
         data["auth"] = {"openapi": {"ApiKeyAuth": {"bearer": api_key}}}
     return schemathesis.Config.from_dict(data)
-
-
-def discover_model(base_url: str, api_key: str | None, timeout: float = 10.0) -> str:
-    """The first model `GET /models` lists, as `conformance run` defaults to."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    url = base_url.rstrip("/") + "/models"
-    try:
-        response = httpx.get(url, headers=headers, timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise UsageError(f"cannot reach {url}: {exc}") from None
-    try:
-        models = response.json()["data"]
-        return str(models[0]["id"])
-    except (ValueError, KeyError, IndexError, TypeError):
-        raise UsageError(
-            f"GET {url} answered {response.status_code} without a model to fuzz; pass --model"
-        ) from None
 
 
 _TIMEOUT_MARKERS = ("timed out", "timeout")
@@ -205,11 +201,15 @@ class _Collector:
         tally = self._tally(recorder.label)
         if tally is None:
             return
-        sent = sum(1 for i in recorder.interactions.values() if i.response is not None)
-        if mode is Mode.POSITIVE:
-            tally.positive += sent
-        else:
-            tally.negative += sent
+        sent = 0
+        for case_id, interaction in recorder.interactions.items():
+            if interaction.response is None:
+                continue
+            sent += 1
+            if _case_mode(recorder, case_id, mode) is Mode.POSITIVE:
+                tally.positive += 1
+            else:
+                tally.negative += 1
         tally.elapsed += event.elapsed_time
         for case_id, nodes in recorder.checks.items():
             for node in nodes:
@@ -237,19 +237,33 @@ class _Collector:
         failure: Failure,
         code_sample: str,
     ) -> None:
+        mode = _case_mode(recorder, case_id, mode)
         interaction = recorder.interactions.get(case_id)
         request = interaction.request if interaction is not None else None
         response = interaction.response if interaction is not None else None
+        body = _body(request.body) if request else None
+        message = failure.message
+        coerced = fuzz_checks.coerced_parameters(body)
+        if check == FuzzCheck.ACCEPTED_INVALID and coerced:
+            spelled = ", ".join(f"`{key}` as the string {value!r}" for key, value in coerced.items())
+            message = (
+                f"Sent {spelled} and it was accepted: the spec (and OpenAI) want a number or boolean there, "
+                f"so a lenient parser coerced it.\n{message}"
+            )
+            # Schemathesis describes the case as generated (valid); our hook made it invalid.
+            message = "\n".join(
+                line for line in message.splitlines() if not line.startswith("Invalid component")
+            )
         finding = FuzzFailure(
             endpoint=tally.endpoint.name,
             operation=tally.endpoint.label,
             mode=mode.value,
             check=check,
             title=failure.title,
-            message=_redact(failure.message, self.api_key),
+            message=_redact(message, self.api_key),
             method=request.method if request else "",
             url=request.uri if request else "",
-            request_body=_body(request.body) if request else None,
+            request_body=body,
             status=response.status_code if response is not None else None,
             response_excerpt=_redact(
                 _excerpt(response.content if response is not None else None), self.api_key
@@ -302,6 +316,15 @@ class _Collector:
                     tally.errors.append("server stopped responding")
 
 
+def _case_mode(recorder: ScenarioRecorder, case_id: str, default: Mode) -> Mode:
+    """Whether the request as sent was valid: a hook's edit can turn a valid case invalid."""
+    node = recorder.cases.get(case_id)
+    meta = node.value.meta if node is not None else None
+    if meta is None:
+        return default
+    return Mode.POSITIVE if meta.generation.mode.is_positive else Mode.NEGATIVE
+
+
 def _curl_body(curl: str) -> Any:
     match = re.search(r" -d '(.*)'", curl, re.S)
     return _body(match.group(1).encode()) if match else None
@@ -330,7 +353,8 @@ def run_fuzz(
     *,
     request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
     coverage: bool = True,
-    modes: tuple[Mode, ...] = (Mode.POSITIVE, Mode.NEGATIVE),
+    continue_on_failure: bool = False,
+    modes: tuple[Mode, ...] = ALL_MODES,
     progress: Progress | None = None,
 ) -> FuzzResults:
     """Fuzz `base_url` (ending in /v1) and say, per endpoint, what broke and how to replay it.
@@ -345,7 +369,7 @@ def run_fuzz(
         selected = select_endpoints(endpoints)
     except UnknownEndpoint as exc:
         raise UsageError(str(exc)) from None
-    model = model or discover_model(base_url, api_key)
+    model = resolve_model(base_url, api_key, model, timeout=min(max(request_timeout, 10.0), 30.0))
     seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
     error_statuses = list(load_overlay()["error_statuses"])
     started_at = datetime.now(UTC)
@@ -366,7 +390,12 @@ def run_fuzz(
             coverage=coverage,
             error_statuses=error_statuses,
         )
-        spec = build_spec(mode, model, selected, with_auth=api_key is not None)
+        targets = selected
+        if mode is Mode.COERCION:  # it spells body parameters as strings: endpoints without a body have none
+            targets = [e for e in selected if load_overlay()["endpoints"][e.name].get("request")]
+            if not targets:
+                continue
+        spec = build_spec(mode, model, targets, with_auth=api_key is not None)
         schema = schemathesis.openapi.from_dict(spec, config=config)
         stream = from_schema(schema).execute()
         timer = threading.Timer(remaining, stream.stop) if remaining is not None else None

@@ -1,0 +1,253 @@
+"""Command-line glue for fuzzing: `conformance fuzz` and `conformance run --fuzz N`.
+
+conformance/cli.py owns the parser; it wires these in (see the report to the lead):
+
+    fuzz = commands.add_parser("fuzz", help=..., description=...)
+    add_fuzz_arguments(fuzz)
+    fuzz.set_defaults(handler=fuzz_main)          # same (args, stdout, stderr) -> int as cmd_run
+    ...
+    add_run_fuzz_arguments(run)                   # --fuzz N, --fuzz-endpoints, --fuzz-seed, --fuzz-budget
+    results.fuzz = fuzz_for_run(args, base_url=..., model=..., api_key=..., console=stderr)
+
+Exit status of `conformance fuzz`: 0 no findings, 1 findings (or an endpoint that could not be
+fuzzed), 2 usage error (raised as UsageError, which conformance/cli.py prints in one line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.status import Status
+from rich.table import Table
+from rich.text import Text
+
+from conformance.errors import UsageError
+from conformance.fuzz.results import FuzzResults, FuzzVerdict
+
+API_KEY_ENV = "OPENAI_API_KEY"
+EXIT_OK, EXIT_FINDINGS = 0, 1
+RESULTS_FILE = "fuzz.json"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _endpoint_help() -> str:
+    from conformance.fuzz.overlay import endpoints
+
+    names = ", ".join(e.name for e in endpoints())
+    return f"endpoints to fuzz, by name or path (default: all of {names})"
+
+
+def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `conformance fuzz`."""
+    from conformance.fuzz.runner import DEFAULT_MAX_EXAMPLES, DEFAULT_REQUEST_TIMEOUT, DEFAULT_TIME_BUDGET
+
+    parser.add_argument(
+        "--base-url", required=True, metavar="URL", help="the API root, e.g. http://127.0.0.1:8080/v1"
+    )
+    parser.add_argument(
+        "--model", metavar="M", help="model to pin requests to (default: the first one GET /models lists)"
+    )
+    parser.add_argument(
+        "--api-key", metavar="K", help=f"API key sent as a bearer token (default: ${API_KEY_ENV})"
+    )
+    parser.add_argument(
+        "--endpoints", metavar="E", nargs="+", action="extend", default=[], help=_endpoint_help()
+    )
+    parser.add_argument(
+        "--max-examples",
+        type=_positive_int,
+        default=DEFAULT_MAX_EXAMPLES,
+        metavar="N",
+        help=f"generated requests per endpoint, for valid and again for invalid input, on top of the "
+        f"boundary-value cases (default {DEFAULT_MAX_EXAMPLES})",
+    )
+    parser.add_argument(
+        "--seed", type=_non_negative_int, metavar="S", help="seed; the same seed replays the same requests"
+    )
+    parser.add_argument(
+        "--time-budget",
+        type=_positive_float,
+        default=DEFAULT_TIME_BUDGET,
+        metavar="S",
+        help=f"stop generating after S seconds in all (default {DEFAULT_TIME_BUDGET:.0f})",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_positive_float,
+        default=DEFAULT_REQUEST_TIMEOUT,
+        metavar="S",
+        help=f"seconds a request may take before it counts as a hang (default {DEFAULT_REQUEST_TIMEOUT:.0f})",
+    )
+    parser.add_argument(
+        "--no-coverage", action="store_true", help="skip the deterministic boundary-value cases"
+    )
+    parser.add_argument("--out", type=Path, metavar="DIR", help=f"also write {RESULTS_FILE} here")
+
+
+def add_run_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags `conformance run` gets to include a fuzz run in its report (off unless --fuzz N)."""
+    parser.add_argument(
+        "--fuzz",
+        type=_non_negative_int,
+        default=0,
+        metavar="N",
+        help="also fuzz with N generated requests per endpoint and input kind (default 0: no fuzzing)",
+    )
+    parser.add_argument(
+        "--fuzz-endpoints", metavar="E", nargs="+", action="extend", default=[], help=_endpoint_help()
+    )
+    parser.add_argument(
+        "--fuzz-seed", type=_non_negative_int, metavar="S", help="fuzzing seed (default: random, recorded)"
+    )
+    parser.add_argument(
+        "--fuzz-budget",
+        type=_positive_float,
+        default=1800.0,
+        metavar="S",
+        help="seconds fuzzing may take in all (default 1800)",
+    )
+
+
+def _progress(console: Console) -> tuple[Status, Callable[[str], None]]:
+    status = console.status("fuzzing", spinner="dots")
+
+    def update(message: str) -> None:
+        status.update(f"fuzzing: {message}")
+
+    return status, update
+
+
+def fuzz_for_run(
+    args: argparse.Namespace, *, base_url: str, model: str, api_key: str | None, console: Console
+) -> FuzzResults | None:
+    """The fuzz section of a `conformance run`, or None without --fuzz; request timeout = --timeout."""
+    if not getattr(args, "fuzz", 0):
+        return None
+    from conformance.fuzz.runner import run_fuzz
+
+    status, update = _progress(console)
+    with status:
+        return run_fuzz(
+            base_url,
+            model=model,
+            api_key=api_key,
+            endpoints=list(args.fuzz_endpoints) or None,
+            max_examples=args.fuzz,
+            seed=args.fuzz_seed,
+            timeout=args.fuzz_budget,
+            request_timeout=min(getattr(args, "timeout", 30.0), 60.0),
+            progress=update,
+        )
+
+
+def fuzz_main(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    """`conformance fuzz`: run, print the findings with their curl commands, optionally save JSON."""
+    from conformance.fuzz.runner import run_fuzz
+
+    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    if args.out is not None:
+        try:
+            args.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
+    status, update = _progress(stderr)
+    with status:
+        results = run_fuzz(
+            args.base_url.rstrip("/"),
+            model=args.model,
+            api_key=api_key,
+            endpoints=list(args.endpoints) or None,
+            max_examples=args.max_examples,
+            seed=args.seed,
+            timeout=args.time_budget,
+            request_timeout=args.request_timeout,
+            coverage=not args.no_coverage,
+            progress=update,
+        )
+    print_fuzz_summary(stdout, results)
+    if args.out is not None:
+        path = args.out / RESULTS_FILE
+        try:
+            path.write_text(results.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
+        stdout.print(Text(f"Fuzz results in {path}"))
+    return EXIT_OK if results.ok else EXIT_FINDINGS
+
+
+_STYLE = {FuzzVerdict.PASS: "green", FuzzVerdict.FAIL: "red", FuzzVerdict.ERROR: "yellow"}
+
+
+def print_fuzz_summary(console: Console, results: FuzzResults) -> None:
+    """A robustness table per endpoint, then every finding with the request that reproduces it."""
+    table = Table(
+        title=f"Fuzzing {results.base_url} ({results.model}), seed {results.seed}", title_justify="left"
+    )
+    for column in ("endpoint", "verdict", "valid", "invalid", "findings"):
+        table.add_column(column, no_wrap=column != "findings")
+    for endpoint in results.endpoints:
+        table.add_row(
+            Text(endpoint.endpoint),
+            Text(endpoint.verdict.value, style=_STYLE[endpoint.verdict]),
+            str(endpoint.positive_requests),
+            str(endpoint.negative_requests),
+            Text(
+                ", ".join(sorted({f.title for f in endpoint.failures})) or "; ".join(endpoint.errors) or "-"
+            ),
+        )
+    console.print(table)
+    index = 0
+    for endpoint in results.endpoints:
+        for failure in endpoint.failures:
+            index += 1
+            kind = "valid" if failure.mode == "positive" else "invalid"
+            status = f" -> {failure.status}" if failure.status is not None else ""
+            console.print(
+                Text(
+                    f"\n{index}. {endpoint.endpoint}: {failure.title} ({kind} request{status})", style="bold"
+                )
+            )
+            console.print(Text(failure.message.strip()))
+            if failure.curl:
+                console.print(Text("Reproduce with:", style="dim"))
+                console.print(Text(failure.curl), soft_wrap=True)
+    if results.stop_reason != "completed":
+        console.print(Text(f"\nStopped early: {results.stop_reason} (see --time-budget)", style="yellow"))
+    console.print(
+        Text(
+            f"\n{results.total_requests} requests, {results.total_failures} finding(s); replay with --seed {results.seed}"
+        )
+    )
