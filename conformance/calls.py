@@ -69,8 +69,11 @@ class CallOutcome:
 
     @property
     def is_stream(self) -> bool:
+        """An event stream, or what was meant to be one; an error refusing a stream is plain JSON."""
         content_type = self.response_headers.get("content-type", "")
-        return self.stream_requested or content_type.startswith("text/event-stream")
+        if content_type.startswith("text/event-stream"):
+            return True
+        return self.stream_requested and (self.status is None or self.status < 400)
 
     @property
     def stream(self) -> ParsedStream | None:
