@@ -38,16 +38,18 @@ def _request_bodies() -> list[str]:
 def test_every_valid_request_is_valid_for_the_spec_and_cheap(endpoint: str) -> None:
     entry = load_overlay()["endpoints"][endpoint]
     upstream = entry["request"]["schema"]
+    properties = entry["request"]["positive"]["properties"]
     seen: list[dict] = []
 
-    @settings(max_examples=150, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=120, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
     @given(_operation(Mode.POSITIVE, endpoint).as_strategy())
     def check(case: schemathesis.Case) -> None:
         body = case.body
         assert schema_errors(body, upstream) == [], body
         assert body["model"] == MODEL
-        cap = body.get("max_tokens", body.get("max_completion_tokens"))
-        assert isinstance(cap, int | float) and 1 <= cap <= 8, body
+        if "max_tokens" in properties:  # it generates text: always capped, at 8 tokens
+            cap = body.get("max_tokens", body.get("max_completion_tokens"))
+            assert isinstance(cap, int | float) and 0 <= cap <= 8, body
         if "stream_options" in body:
             assert body.get("stream") is True, body
         if "top_logprobs" in body:
@@ -55,8 +57,10 @@ def test_every_valid_request_is_valid_for_the_spec_and_cheap(endpoint: str) -> N
         seen.append(body)
 
     check()
-    assert any(b.get("stream") is True for b in seen) and any(not b.get("stream") for b in seen)
-    assert max(len(b["messages"]) for b in seen) > 1
+    if "stream" in properties:
+        assert any(b.get("stream") is True for b in seen) and any(not b.get("stream") for b in seen)
+    if "messages" in properties:
+        assert max(len(b["messages"]) for b in seen) > 1
 
 
 def test_invalid_requests_are_judged_by_the_spec_schema_cut_to_kept_parameters() -> None:
