@@ -106,6 +106,15 @@ _PART_STEPS = {
 }
 
 
+_PART_STATES = {
+    None: "not added",
+    "added": "just added",
+    "text": "still receiving deltas",
+    "text_done": "finished (its text is done)",
+    "done": "already done",
+}
+
+
 def _part_step(parts: dict[Any, str], index: Any, kind: str) -> str:
     """One content-part event in its place: added, then deltas, then the text's done, then done."""
     if kind not in _PART_STEPS:
@@ -113,7 +122,7 @@ def _part_step(parts: dict[Any, str], index: Any, kind: str) -> str:
     allowed, after = _PART_STEPS[kind]
     state = parts.get(index)
     if state not in allowed:
-        return f"content_index {index} is {state or 'not added'} at this point"
+        return f"content_index {index} is {_PART_STATES[state]} at this point"
     parts[index] = after
     return ""
 
