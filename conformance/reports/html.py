@@ -109,6 +109,17 @@ def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) ->
             for lab, r in zip(labels, runs, strict=True)
         )
         out.append(f"<h3><code>{_e(endpoint)}</code></h3><p>Core parameters supported: {scores}</p>")
+        features = view.feature_table(runs, endpoint)
+        if features:
+            fhead = "<th>State</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
+            fbody = "".join(
+                f"<tr><th>{_e(name)}</th>{''.join(f'<td>{_e(s)}</td>' for s in states)}</tr>"
+                for name, *states in features
+            )
+            out.append(
+                f'<table class="features"><thead><tr><th>Feature</th>{fhead}</tr></thead>'
+                f"<tbody>{fbody}</tbody></table>"
+            )
         head = "<th>Evidence</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
         width = 3 if single else 1 + len(runs)
         out.append(

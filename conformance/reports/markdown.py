@@ -49,10 +49,17 @@ def _header_single(run: RunResults) -> list[str]:
 
 
 def _endpoint_tables(
-    endpoint: str, rows: list[view.Row], columns: list[list[str]], headers: list[str], score_line: str
+    endpoint: str,
+    rows: list[view.Row],
+    columns: list[list[str]],
+    headers: list[str],
+    score_line: str,
+    features: list[list[str]],
 ) -> list[str]:
     """Core rows as one table, then one table per extension profile; `columns` holds a row's cells."""
     out = [f"## `{endpoint}`", "", score_line, ""]
+    if features:
+        out += [_table(features, ["Feature", *headers[1 : len(features[0])]]), ""]
     profiles = sorted({r.profile for r in rows}, key=lambda p: (p != view.CORE, p))
     for profile in profiles:
         chosen = [cols for r, cols in zip(rows, columns, strict=True) if r.profile == profile]
@@ -78,7 +85,9 @@ def render_single(run: RunResults) -> str:
             for r in mine
         ]
         score_line = f"Core parameters supported: {view.score(cells, endpoint)}"
-        out += _endpoint_tables(endpoint, mine, columns, ["Parameter", "State", "Evidence"], score_line)
+        out += _endpoint_tables(
+            endpoint, mine, columns, ["Parameter", "State", "Evidence"], score_line, view.feature_table([run], endpoint)
+        )
     if not rows:
         out += ["No parameters were measured.", ""]
     out += claims.markdown_section(run)
@@ -119,7 +128,8 @@ def render_merged(runs: Sequence[RunResults]) -> str:
             f"{_cell(lab)} {view.score(view.cells_of(r), endpoint)}"
             for lab, r in zip(labels, runs, strict=True)
         )
-        out += _endpoint_tables(endpoint, mine, columns, headers, f"Core parameters supported: {scores}")
+        score_line = f"Core parameters supported: {scores}"
+        out += _endpoint_tables(endpoint, mine, columns, headers, score_line, view.feature_table(runs, endpoint))
     for label, run in zip(labels, runs, strict=True):
         section = claims.markdown_section(run)
         if section:

@@ -145,3 +145,17 @@ def one_line(text: str, limit: int = 300) -> str:
     """Reasons and details squeezed into a table cell: no newlines, bounded length."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def feature_table(runs: Sequence[RunResults], endpoint: str) -> list[list[str]]:
+    """Rows of [feature, state per run] for the endpoint's checkbox list, from specs/features.yaml."""
+    from conformance import features  # local: the feature list is data, read only when rendering
+
+    known = features.load_features()
+    per_run = [features.summarise(known, cells_of(run), endpoint) for run in runs]
+    if not per_run or not per_run[0]:
+        return []
+    return [
+        [statuses[0].feature.name, *(s.label for s in statuses)]
+        for statuses in zip(*per_run, strict=True)
+    ]
