@@ -20,7 +20,7 @@ import pytest
 from mutating_proxy import DONE, Ctx, Mutation, RunningProxy, error, running_proxy
 
 from conformance import sse
-from conformance.api import RunConfig, resolve_model, run_suite
+from conformance.api import RunConfig, list_cases, resolve_model, run_suite
 from conformance.cases import Expectation
 from conformance.checks import judge
 from conformance.results import CellState, Verdict
@@ -234,6 +234,19 @@ def proxy(server: RunningServer) -> Iterator[RunningProxy]:
 
 def test_table_names_are_unique() -> None:
     assert len({r.name for r in ROWS}) == len(ROWS)
+
+
+def test_every_completions_case_has_a_row_and_the_matrix_its_rows() -> None:
+    """No case whose checks were never shown to fail; every row the issue lists is in the matrix."""
+    cases = [c for c in list_cases() if c.endpoint == "completions"]
+    flagged = {cid for r in ROWS for cid in r.flagged}
+    assert [c.id for c in cases if c.id not in flagged] == []
+    rows = {c.parameter for c in cases}
+    for row in [
+        "prompt", "prompt.list", "prompt.token_ids", "prompt.token_id_lists", "suffix", "echo", "echo.logprobs",
+        "logprobs", "n", "best_of", "stop", "seed", "max_tokens", "temperature", "stream", "stream_options.include_usage",
+    ]:  # fmt: skip
+        assert row in rows, row
 
 
 def test_unmutated_proxy_passes(proxy: RunningProxy) -> None:
