@@ -14,6 +14,7 @@ Checks and hooks are process-wide in schemathesis; each acts only on operations 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import schemathesis
@@ -95,7 +96,7 @@ def openai_error_envelope(
             key="not-json",
             message=f"{response.status_code} with a body that is not JSON: {excerpt!r}",
         ) from None
-    errors = schema_errors(body, ERROR_SCHEMA)
+    errors = schema_errors(body, ERROR_SCHEMA)  # the spec's own: no derived schema involved
     if errors:
         where, message = _first_error(errors)
         raise ErrorEnvelopeViolation(
@@ -133,7 +134,18 @@ def openai_content_type(
     return True
 
 
-def _check_json_body(label: str, response: schemathesis.Response, schema_name: str) -> None:
+def _response_schema(meta: dict[str, Any], case: schemathesis.Case) -> str:
+    """The overlay's `response`, or the first variant whose `when` the request body matches."""
+    body = case.body if isinstance(case.body, dict) else {}
+    for variant in meta.get("response_variants") or []:
+        if all(body.get(key) == value for key, value in variant["when"].items()):
+            return str(variant["response"])
+    return str(meta["response"])
+
+
+def _check_json_body(
+    label: str, response: schemathesis.Response, schema_name: str, schemas: Path | None
+) -> None:
     title = ResponseSchemaViolation.kind_title
     try:
         body = json.loads(response.content)
@@ -144,7 +156,7 @@ def _check_json_body(label: str, response: schemathesis.Response, schema_name: s
             key="not-json",
             message=f"{response.status_code} body is not JSON: {response.content[:200]!r}",
         ) from None
-    errors = schema_errors(body, schema_name)
+    errors = schema_errors(body, schema_name, schemas)
     if errors:
         where, message = _first_error(errors)
         raise ResponseSchemaViolation(
@@ -155,7 +167,9 @@ def _check_json_body(label: str, response: schemathesis.Response, schema_name: s
         )
 
 
-def _check_event_stream(case: schemathesis.Case, response: schemathesis.Response, schema_name: str) -> None:
+def _check_event_stream(
+    case: schemathesis.Case, response: schemathesis.Response, schema_name: str, schemas: Path | None
+) -> None:
     label = case.operation.label
     title = ResponseSchemaViolation.kind_title
     context = deserialization.DeserializationContext(operation=case.operation, case=case)
@@ -187,7 +201,7 @@ def _check_event_stream(case: schemathesis.Case, response: schemathesis.Response
                 key="chunk-not-json",
                 message=f"Event #{index}: `data:` is neither JSON nor [DONE]: {data[:200]!r}",
             ) from None
-        errors = schema_errors(chunk, schema_name)
+        errors = schema_errors(chunk, schema_name, schemas)
         if errors:
             where, message = _first_error(errors)
             raise ResponseSchemaViolation(
@@ -206,11 +220,11 @@ def openai_response_schema(
     meta = _meta(case)
     if meta is None or not 200 <= response.status_code < 300:
         return None
-    label = case.operation.label
+    schemas = Path(meta["schemas_file"]) if meta.get("schemas_file") else None
     if _media_type(response) == "text/event-stream" and meta.get("stream_response"):
-        _check_event_stream(case, response, meta["stream_response"])
+        _check_event_stream(case, response, meta["stream_response"], schemas)
     else:
-        _check_json_body(label, response, meta["response"])
+        _check_json_body(case.operation.label, response, _response_schema(meta, case), schemas)
     return True
 
 

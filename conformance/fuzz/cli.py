@@ -244,6 +244,9 @@ def print_fuzz_summary(console: Console, results: FuzzResults) -> None:
             if failure.curl:
                 console.print(Text("Reproduce with:", style="dim"))
                 console.print(Text(failure.curl), soft_wrap=True)
+    for endpoint in results.endpoints:
+        for error in endpoint.errors:
+            console.print(Text(f"\n{endpoint.endpoint}: not fully fuzzed: {error}", style="yellow"))
     if results.stop_reason != "completed":
         console.print(Text(f"\nStopped early: {results.stop_reason} (see --time-budget)", style="yellow"))
     console.print(

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
+import json
+import os
+import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -146,6 +150,67 @@ def negative_request_schema(entry: dict[str, Any], components: dict[str, Any], m
     }
 
 
+def _resolve(node: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    while "$ref" in node:
+        node = components[node["$ref"].removeprefix(_REF_PREFIX)]
+    return node
+
+
+def _widened(
+    schema: dict[str, Any], path: list[str], extra: dict[str, Any], components: dict[str, Any]
+) -> dict[str, Any]:
+    """A copy of `schema` whose node at `path` also accepts `extra`; $refs on the way are inlined."""
+    node = copy.deepcopy(_resolve(schema, components))
+    if not path:
+        return {"anyOf": [node, extra]}
+    head, rest = path[0], path[1:]
+    if isinstance(node.get(head), list):  # anyOf/0, allOf/1, ...
+        index, rest = int(rest[0]), rest[1:]
+        node[head][index] = _widened(node[head][index], rest, extra, components)
+    else:
+        node[head] = _widened(node[head], rest, extra, components)
+    return node
+
+
+def _flat(items: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in items:
+        out.extend(_flat(item) if isinstance(item, list) else [item])
+    return out
+
+
+def derived_schemas(overlay: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
+    """The overlay's `derived_schemas`: spec schemas widened where OpenAI's answers leave them."""
+    derived: dict[str, Any] = {}
+    for name, entry in overlay.get("derived_schemas", {}).items():
+        schema: dict[str, Any] = {"$ref": _REF_PREFIX + entry["from"]}
+        for widen in _flat(entry["widen"]):
+            schema = _widened(schema, widen["at"].split("/"), widen["with"], components)
+        derived[name] = schema
+    return derived
+
+
+@functools.cache
+def schemas_file(spec_path: Path | None = None, overlay_path: Path = OVERLAY_PATH) -> Path:
+    """The spec's component schemas plus the derived ones, as a file conformance.openapi can load.
+
+    The checks validate with conformance.openapi (one validator for the harness and the fuzzer),
+    which resolves schema names in a spec file; this is that file, named by its content so that
+    every run in a process (and every process) shares one parsed copy.
+    """
+    components = copy.deepcopy(load_spec(spec_path).get("components", {}).get("schemas", {}))
+    components.update(derived_schemas(load_overlay(overlay_path), components))
+    text = json.dumps({"components": {"schemas": components}}, sort_keys=True)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / "openai-conformance" / f"fuzz-schemas-{digest}.json"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_text(text, encoding="utf-8")
+        partial.replace(path)
+    return path
+
+
 def _error_response(status: int) -> dict[str, Any]:
     return {
         "description": f"{status}: OpenAI's error envelope",
@@ -178,7 +243,9 @@ def build_spec(
         operation[EXTENSION] = {
             "endpoint": endpoint.name,
             "mode": mode.value,
+            "schemas_file": str(schemas_file(spec_path)),
             "response": endpoint.response,
+            "response_variants": entry.get("response_variants", []),
             "stream_response": endpoint.stream_response,
             "caps_tokens": "max_completion_tokens" in entry.get("request", {}).get("keep", []),
         }

@@ -243,7 +243,11 @@ class _Collector:
         response = interaction.response if interaction is not None else None
         body = _body(request.body) if request else None
         message = failure.message
-        coerced = fuzz_checks.coerced_parameters(body)
+        coerced = {
+            key: value
+            for key, value in fuzz_checks.coerced_parameters(body).items()
+            if not _takes_strings(tally.endpoint, key)
+        }
         if check == FuzzCheck.ACCEPTED_INVALID and coerced:
             spelled = ", ".join(f"`{key}` as the string {value!r}" for key, value in coerced.items())
             message = (
@@ -314,6 +318,13 @@ class _Collector:
             for tally in self.by_label.values():
                 if "server stopped responding" not in tally.errors:
                     tally.errors.append("server stopped responding")
+
+
+def _takes_strings(endpoint: Endpoint, parameter: str) -> bool:
+    """Whether a valid request may carry a string in `parameter` (so "1" there is no coercion)."""
+    request = load_overlay()["endpoints"][endpoint.name].get("request", {})
+    schema = request.get("positive", {}).get("properties", {}).get(parameter)
+    return schema is None or '"string"' in json.dumps(schema)
 
 
 def _case_mode(recorder: ScenarioRecorder, case_id: str, default: Mode) -> Mode:
