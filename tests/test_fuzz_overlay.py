@@ -14,6 +14,7 @@ from conformance.fuzz.overlay import (
     endpoints,
     load_overlay,
     negative_request_schema,
+    schemas_file,
     select_endpoints,
 )
 from conformance.openapi import load_spec, schema_errors
@@ -126,3 +127,38 @@ def test_endpoints_are_selected_by_name_or_path(selector: str, name: str) -> Non
 def test_unknown_endpoint_names_the_known_ones() -> None:
     with pytest.raises(UnknownEndpoint, match=r"'/v1/nope'.*chat\.completions"):
         select_endpoints(["/v1/nope"])
+
+
+def test_derived_schemas_widen_only_the_documented_gaps() -> None:
+    path = schemas_file()
+    chunk = {
+        "id": "cmpl-1",
+        "object": "text_completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "text": "a", "finish_reason": None, "logprobs": None}],
+        "usage": None,
+    }
+    assert schema_errors(chunk, "FuzzCompletionChunk", path) == []
+    assert schema_errors(chunk, "CreateCompletionResponse", path)  # the spec itself refuses it
+    assert schema_errors(chunk, "FuzzCompletionResponse", path)  # a final answer needs its reason
+    wrong = {**chunk, "choices": [{**chunk["choices"][0], "finish_reason": 3}]}
+    assert schema_errors(wrong, "FuzzCompletionChunk", path)  # widened, not opened
+    echo = {**chunk, "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+    echo["choices"] = [
+        {
+            "index": 0,
+            "text": "a",
+            "finish_reason": "length",
+            "logprobs": {"tokens": ["a"], "token_logprobs": [None], "top_logprobs": [None], "text_offset": [0]},
+        }
+    ]
+    assert schema_errors(echo, "FuzzCompletionResponse", path) == []
+    vectors = {
+        "object": "list",
+        "model": "m",
+        "data": [{"object": "embedding", "index": 0, "embedding": "AACAPw=="}],
+        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+    }
+    assert schema_errors(vectors, "FuzzEmbeddingResponseBase64", path) == []
+    assert schema_errors(vectors, "CreateEmbeddingResponse", path)
