@@ -32,6 +32,7 @@ from reference_server.launcher import RunningServer
 IGNORED = (Verdict.FAIL, CellState.IGNORED)
 SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
 BROKEN = (Verdict.ERROR, CellState.BROKEN)
+REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
 
 # --- the vector helpers pass and fail ---------------------------------------------------------------
 
@@ -153,6 +154,11 @@ def reorder(b: dict[str, Any], ctx: Ctx) -> None:
         item["embedding"] = vector
 
 
+def refuse(test: Callable[[Ctx], bool], param: str) -> Mutation:
+    envelope = {"error": {"message": f"'{param}' is not supported", "type": "invalid_request_error", "param": param, "code": None}}
+    return Mutation(when=test, respond=error(400, envelope))
+
+
 def served_model(j: dict[str, Any]) -> dict[str, Any]:
     return {**j, "model": SERVED_MODEL["id"]}
 
@@ -187,6 +193,7 @@ ROWS = [
     # the answer's shape
     R("item_object_missing", body(lambda b, c: b["data"][0].pop("object"), BASIC), ["embeddings.basic", "embeddings.unit_length"], {"embeddings.basic": SCHEMA}),
     R("index_wrong", body(lambda b, c: b["data"][0].update(index=1), BASIC), ["embeddings.basic"], {"embeddings.basic": IGNORED}),
+    R("data_duplicated", body(lambda b, c: b["data"].append({**b["data"][0], "index": 1}), BASIC), ["embeddings.basic"], {"embeddings.basic": IGNORED}),
     R("model_missing", body(lambda b, c: b.pop("model"), BASIC), ["embeddings.basic"], {"embeddings.basic": SCHEMA}),
     R("answer_as_text_plain", Mutation(when=BASIC, content_type="text/plain"), ["embeddings.basic"], {"embeddings.basic": IGNORED}),
     R("vectors_not_unit_length", body(vectors(lambda v: [2 * x for x in v]), PAIR), ["embeddings.unit_length", "embeddings.basic"], {"embeddings.unit_length": IGNORED}),
@@ -197,32 +204,40 @@ ROWS = [
     R("token_ids_ignored", request(lambda j: {**j, "input": "hello"}, input_kind("ids")), ["embeddings.input.tokens", "embeddings.basic"], {"embeddings.input.tokens": IGNORED}),
     R("token_vectors_short", body(vectors(lambda v: unit(v[: len(v) // 2])), input_kind("ids")), ["embeddings.input.tokens", "embeddings.basic"], {"embeddings.input.tokens": IGNORED}),
     R("token_vectors_random", body(vectors(lambda v: unit([random.gauss(0, 1) for _ in v])), input_kind("ids")), ["embeddings.input.tokens"], {"embeddings.input.tokens": IGNORED}),
+    R("token_ids_refused", refuse(input_kind("ids"), "input"), ["embeddings.input.tokens", "embeddings.input.list"], {"embeddings.input.tokens": REJECTED}),
     R("token_lists_reordered", body(reorder, input_kind("id_lists")), ["embeddings.input.token_lists", "embeddings.input.tokens"], {"embeddings.input.token_lists": IGNORED}),
     # encoding_format
     R("base64_ignored", request(without("encoding_format"), BASE64), ["embeddings.encoding_format.*"], {"embeddings.encoding_format.base64": IGNORED}),
     R("base64_big_endian", body(base64_vectors(lambda f: struct.pack(f">{len(f)}f", *f)), BASE64), ["embeddings.encoding_format.*"], {"embeddings.encoding_format.base64": IGNORED}),
     R("base64_float64", body(base64_vectors(lambda f: struct.pack(f"<{len(f)}d", *f)), BASE64), ["embeddings.encoding_format.base64"], {"embeddings.encoding_format.base64": IGNORED}),
     R("base64_not_unit_length", body(base64_vectors(lambda f: struct.pack(f"<{len(f)}f", *(2 * x for x in f))), BASE64), ["embeddings.encoding_format.base64"], {"embeddings.encoding_format.base64": IGNORED}),
+    R("base64_refused", refuse(BASE64, "encoding_format"), ["embeddings.encoding_format.*"], {"embeddings.encoding_format.base64": REJECTED}),
+    R("default_is_other_vector", body(vectors(lambda v: unit([random.gauss(0, 1) for _ in v])), lambda c: embeddings(c) and "encoding_format" not in (c.json or {})), ["embeddings.encoding_format.default_float"], {"embeddings.encoding_format.default_float": IGNORED}),
     R("default_is_base64", request(lambda j: {**j, "encoding_format": "base64"}, lambda c: embeddings(c) and "encoding_format" not in (c.json or {})), ["embeddings.encoding_format.*"], {"embeddings.encoding_format.default_float": SCHEMA}),
     # dimensions
     R("dimensions_ignored", request(without("dimensions"), when(dimensions=32)), ["embeddings.dimensions.*"], {"embeddings.dimensions.shorter": IGNORED}),
     R("dimensions_not_renormalised", Mutation(when=when(dimensions=32), request=without("dimensions"), body=lambda b, c: vectors(lambda v: v[:32])(b, c) or b), ["embeddings.dimensions.shorter"], {"embeddings.dimensions.shorter": IGNORED}),
     R("dimensions_last_components", Mutation(when=when(dimensions=32), request=without("dimensions"), body=lambda b, c: vectors(lambda v: unit(v[-32:]))(b, c) or b), ["embeddings.dimensions.shorter"], {"embeddings.dimensions.shorter": IGNORED}),
+    R("dimensions_refused", refuse(when(dimensions=32), "dimensions"), ["embeddings.dimensions.shorter"], {"embeddings.dimensions.shorter": REJECTED}),
     R("dimensions_too_many_clamped", request(without("dimensions"), lambda c: when(dimensions=...)(c) and c.param("dimensions") != 32), ["embeddings.dimensions.*"], {"embeddings.dimensions.too_many": IGNORED}),
     R("dimensions_error_unnamed", body(set_error_param(None), when(dimensions=...), statuses=(400,)), ["embeddings.dimensions.too_many"], {"embeddings.dimensions.too_many": IGNORED}),
     # usage
     R("usage_off_by_one", body(lambda b, c: b["usage"].update(prompt_tokens=b["usage"]["prompt_tokens"] + 1, total_tokens=b["usage"]["total_tokens"] + 1), USAGE_PAIR), ["embeddings.usage", "embeddings.basic"], {"embeddings.usage": IGNORED}),
     R("usage_total_differs", body(lambda b, c: b["usage"].update(total_tokens=b["usage"]["total_tokens"] + 5), USAGE_PAIR), ["embeddings.usage"], {"embeddings.usage": IGNORED}),
+    R("usage_zero", body(lambda b, c: b["usage"].update(prompt_tokens=0, total_tokens=0), embeddings), ["embeddings.usage"], {"embeddings.usage": IGNORED}),
     R("usage_missing", body(lambda b, c: b.pop("usage"), USAGE_PAIR), ["embeddings.usage"], {"embeddings.usage": SCHEMA}),
     # errors
     R("empty_string_embedded", Mutation(when=when(input=""), respond=error(200, FAKE_ANSWER)), ["embeddings.errors.*"], {"embeddings.errors.empty_string": IGNORED}),
     R("empty_string_fastapi_422", Mutation(when=when(input=""), respond=error(422, {"detail": [{"msg": "too short"}]})), ["embeddings.errors.empty_string"], {"embeddings.errors.empty_string": IGNORED}),
+    R("empty_string_error_as_text", Mutation(when=when(input=""), content_type="text/plain"), ["embeddings.errors.empty_string"], {"embeddings.errors.empty_string": IGNORED}),
     R("empty_list_unnamed", body(set_error_param(None), when(input=[]), statuses=(400,)), ["embeddings.errors.empty_*"], {"embeddings.errors.empty_list": IGNORED}),
     R("empty_token_list_dropped", request(lambda j: {**j, "input": [x for x in j["input"] if x]}, input_kind("id_lists")), ["embeddings.errors.empty_token_list", "embeddings.errors.empty_list"], {"embeddings.errors.empty_token_list": IGNORED}),
     R("too_long_truncated", request(lambda j: {**j, "input": j["input"][:200]}, lambda c: embeddings(c) and len(str(c.param("input"))) > 100_000), ["embeddings.errors.too_long", "embeddings.basic"], {"embeddings.errors.too_long": IGNORED}),
     R("too_long_500", Mutation(when=lambda c: embeddings(c) and len(str(c.param("input"))) > 100_000, respond=error(500, "Internal Server Error", "text/plain")), ["embeddings.errors.too_long"], {"embeddings.errors.too_long": BROKEN}),
     R("unknown_encoding_ignored", request(without("encoding_format"), when(encoding_format="hex")), ["embeddings.errors.encoding_format"], {"embeddings.errors.encoding_format": IGNORED}),
+    R("encoding_error_unnamed", body(set_error_param("input"), when(encoding_format="hex"), statuses=(400,)), ["embeddings.errors.encoding_format"], {"embeddings.errors.encoding_format": IGNORED}),
     R("unknown_model_served", request(served_model, lambda c: embeddings(c) and "no-such-model" in str(c.param("model"))), ["embeddings.errors.unknown_model", "embeddings.basic"], {"embeddings.errors.unknown_model": IGNORED}),
+    R("unknown_model_no_code", body(lambda b, c: b["error"].update(code=None), lambda c: embeddings(c) and "no-such-model" in str(c.param("model")), statuses=(404,)), ["embeddings.errors.unknown_model"], {"embeddings.errors.unknown_model": IGNORED}),
     R("unknown_model_fastapi_404", Mutation(when=lambda c: embeddings(c) and "no-such-model" in str(c.param("model")), respond=error(404, {"detail": "Not Found"})), ["embeddings.errors.unknown_model"], {"embeddings.errors.unknown_model": SCHEMA}),
 ]
 
