@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import shlex
 import subprocess
 import threading
 import time
+import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -20,6 +22,7 @@ import httpx
 import uvicorn
 
 from conformance.fuzz.overlay import Mode
+from conformance.fuzz.report import html_section, junit_testsuite, markdown_section
 from conformance.fuzz.results import FuzzCheck, FuzzResults, FuzzVerdict
 from conformance.fuzz.runner import run_fuzz
 from reference_server.launcher import RunningServer, free_port
@@ -380,3 +383,18 @@ def test_a_keyed_server_that_ignores_the_key_is_caught(keyed_server: RunningServ
         modes=(Mode.POSITIVE,),
     )
     assert FuzzCheck.AUTH in findings(results)
+
+
+def test_findings_render_in_markdown_html_and_junit(server: RunningServer) -> None:
+    results, _ = fuzz(server, errors_lose_envelope, "models.retrieve")
+    failure = results.endpoints[0].failures[0]
+    markdown = markdown_section(results)
+    assert "| models.retrieve | fail |" in markdown and failure.curl in markdown
+    page = html_section(results)
+    assert "<section id='robustness'>" in page and html.escape(failure.curl, quote=True) in page
+    assert "<script" not in page
+    suite = junit_testsuite(results)
+    ET.fromstring(ET.tostring(suite))  # well-formed
+    (case,) = suite.findall("testcase")
+    assert case.get("name") == "fuzz.models.retrieve" and case.find("failure") is not None
+    assert suite.get("failures") == "1"
