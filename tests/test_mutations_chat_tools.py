@@ -262,7 +262,7 @@ def test_tool_call_deltas_check_passes_and_fails() -> None:
     assert "sends its id or name again" in check(_stream(FIRST, {"index": 0, "function": {"name": "f", "arguments": "{}"}}))
     assert "without an integer index" in check(_stream({k: v for k, v in FIRST.items() if k != "index"}))
     assert "not a string" in check(_stream(FIRST, {"index": 0, "function": {"arguments": {"a": 1}}}))
-    assert check(_stream()) == "no tool call deltas in the stream"
+    assert check(_stream()) == ""  # nothing to frame; the cases check separately that a call was made
 
 
 def test_streamed_tool_calls_reassemble_like_the_non_streamed_message() -> None:
