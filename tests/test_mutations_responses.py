@@ -201,6 +201,17 @@ ROWS = [
     R("function_output_ignored", request(input_has(typed("function_call_output")), lambda j: {**j, "input": [{**i, "output": "ok"} if i.get("type") == "function_call_output" else i for i in j["input"]]}), ["responses.input.function_call*"], {"responses.input.function_call_output": IGNORED, "responses.input.function_call.matches_chat": IGNORED}),
     R("function_call_dropped", request(input_has(typed("function_call")), lambda j: {**j, "input": [i for i in j["input"] if i.get("type") != "function_call"]}), ["responses.input.function_call.matches_chat"], {"responses.input.function_call.matches_chat": IGNORED}),
     R("text_format_refused", refuse(asks("text"), "text"), ["responses.text.format.text"], {"responses.text.format.text": REJECTED}),
+    # function tools and structured output
+    R("named_choice_other_function", body(lambda c: plain(c) and isinstance(c.param("tool_choice"), dict), lambda b: [o.update(name="get_weather") for o in b["output"]] and None), ["responses.tool_choice.named"], {"responses.tool_choice.named": IGNORED}),
+    R("tool_choice_ignored", strip("tool_choice"), ["responses.tool_choice.required", "responses.text.format.json_schema"], {"responses.tool_choice.required": IGNORED}),
+    R("arguments_off_schema", body(lambda c: plain(c) and c.param("tool_choice") == "required", lambda b: [o.update(arguments='{"town": "Paris"}') for o in b["output"]] and None), ["responses.tool_choice.required"], {"responses.tool_choice.required": IGNORED}),
+    R("tool_choice_none_ignored", request(asks("tool_choice", "none"), lambda j: {**j, "tool_choice": "required"}), ["responses.tool_choice.none"], {"responses.tool_choice.none": IGNORED}),
+    R("parallel_off_ignored", body(lambda c: plain(c) and c.param("parallel_tool_calls") is False, lambda b: b["output"].append({**b["output"][0], "id": "fc_extra"})), ["responses.parallel_tool_calls.off"], {"responses.parallel_tool_calls.off": IGNORED}),
+    R("tools_refused", refuse(asks("tools"), "tools"), ["responses.tool_choice.none", "responses.basic"], {"responses.tool_choice.none": REJECTED}),
+    R("stored_call_forgotten", request(lambda c: asks("previous_response_id")(c) and asks("tools")(c), lambda j: {k: v for k, v in j.items() if k != "previous_response_id"}), ["responses.tools.output_round_trip"], {"responses.tools.output_round_trip": IGNORED}),
+    R("streamed_arguments_differ", events(lambda evs: next(e for e in evs if typed("response.function_call_arguments.delta")(e)).update(delta=" ") and None, when=lambda c: streamed(c) and asks("tools")(c)), ["responses.tools.stream"], {"responses.tools.stream": IGNORED}),
+    R("text_format_ignored", strip("text"), ["responses.text.format.*"], {"responses.text.format.json_object": IGNORED, "responses.text.format.json_schema": IGNORED, "responses.text.format.invalid_schema": IGNORED}),
+    R("open_strict_schema_accepted", request(lambda c: asks("text")(c) and "open_city" in json.dumps(c.param("text")), lambda j: {**j, "text": {"format": {**j["text"]["format"], "strict": False}}}), ["responses.text.format.invalid_schema"], {"responses.text.format.invalid_schema": IGNORED}),
     # streaming
     R("stream_event_names_dropped", Mutation(when=streamed, raw=lambda t: "\n".join(line for line in t.split("\n") if not line.startswith("event:"))), ["responses.stream.*"], {"responses.stream.framing": IGNORED}),
     R("stream_numbered_from_one", events(lambda evs: [e.update(sequence_number=i + 1) for i, e in enumerate(evs)] and None), ["responses.stream.*"], {"responses.stream.framing": IGNORED}),

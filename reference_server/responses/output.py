@@ -1,15 +1,17 @@
 """Engine events into a Response object and its stream of events, built with the `openai` types.
 
-One `ResponseDraft` per request gathers the generated text; it renders the response object at any
-stage (in progress for `response.created`, then completed or incomplete), and `EventSequence` turns
-the same draft into OpenAI's event sequence with consecutive `sequence_number`s. The streamed and
-non-streamed answers are therefore the same object, by construction.
+One `ResponseDraft` per request turns the released text into output items: a message for text and,
+with tools, a function_call item per call (the chat path's `ToolCallParser` splits the text). Every
+step is reported as a `Change` (an item opened, text or arguments added, an item closed), which
+`EventSequence` turns into OpenAI's events with consecutive `sequence_number`s. The response object
+is rendered from the same draft, so the streamed and non-streamed answers agree by construction.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from openai.types.responses import (
@@ -19,6 +21,9 @@ from openai.types.responses import (
     ResponseContentPartDoneEvent,
     ResponseCreatedEvent,
     ResponseFailedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
+    ResponseFunctionCallArgumentsDoneEvent,
+    ResponseFunctionToolCall,
     ResponseIncompleteEvent,
     ResponseInProgressEvent,
     ResponseOutputItemAddedEvent,
@@ -37,10 +42,12 @@ from openai.types.responses.response_usage import InputTokensDetails, OutputToke
 
 from ..engine import ChoiceDone, JobDone, TextDelta
 from ..sampling import TokenLogprob
+from ..tool_calls import ArgumentsPiece, CallStart, ContentPiece, Piece, ToolCallParser
 from .conversation import new_id
 from .plan import ResponsePlan
 
 Status = Literal["in_progress", "completed", "incomplete", "failed"]
+ItemStatus = Literal["in_progress", "completed", "incomplete"]
 
 
 def usage(done: JobDone) -> ResponseUsage:
@@ -53,52 +60,159 @@ def usage(done: JobDone) -> ResponseUsage:
     )
 
 
-class ResponseDraft:
-    """The response being generated: its fixed identity, the request's settings and the text so far."""
+# --- output items as they are generated, and the steps that report them ---------------------------
 
-    def __init__(self, plan: ResponsePlan, model: str, token_bytes: Callable[[int], bytes]) -> None:
-        self.id = new_id("resp")
-        self.message_id = new_id("msg")
-        self.created_at = int(time.time())
-        self._plan, self._model, self._token_bytes = plan, model, token_bytes
-        self._text: list[str] = []
-        self._logprobs: list[TokenLogprob] = []
-        self.finish_reason: str | None = None
-        self.usage: ResponseUsage | None = None
+
+@dataclass
+class _Message:
+    id: str
+    texts: list[str] = field(default_factory=list)
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    done: bool = False
 
     @property
     def text(self) -> str:
-        return "".join(self._text)
+        return "".join(self.texts)
+
+
+@dataclass
+class _Call:
+    id: str
+    call_id: str
+    name: str
+    arguments: list[str] = field(default_factory=list)
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class Opened:
+    index: int
+
+
+@dataclass(frozen=True)
+class TextAdded:
+    index: int
+    text: str
+    logprobs: list[TokenLogprob]
+
+
+@dataclass(frozen=True)
+class ArgumentsAdded:
+    index: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Closed:
+    index: int
+
+
+Change = Opened | TextAdded | ArgumentsAdded | Closed
+
+
+class ResponseDraft:
+    """The response being generated: its identity, the request's settings and the items so far."""
+
+    def __init__(self, plan: ResponsePlan, model: str, token_bytes: Callable[[int], bytes]) -> None:
+        self.id = new_id("resp")
+        self.created_at = int(time.time())
+        self._plan, self._model, self._token_bytes = plan, model, token_bytes
+        self._parser = ToolCallParser(plan.tools.prefill) if plan.tools else None
+        self.items: list[_Message | _Call] = []
+        self._call_items: dict[int, int] = {}  # the parser's call number -> item index
+        self.finish_reason: str | None = None
+        self.usage: ResponseUsage | None = None
+        self.pending = self._take(self._parser.initial if self._parser else [], [])  # a forced call's opening
 
     @property
     def incomplete(self) -> bool:
         return self.finish_reason == "length"
 
-    def add(self, event: TextDelta | ChoiceDone) -> None:
-        if isinstance(event, TextDelta):
-            self._text.append(event.text)
-            self._logprobs.extend(event.logprobs)
+    # -- generation -------------------------------------------------------------------------------
+
+    def feed(self, event: TextDelta) -> list[Change]:
+        if self._parser is None:
+            pieces: list[Piece] = [ContentPiece(event.text)] if event.text else []
         else:
-            self.finish_reason = event.finish_reason
+            pieces = self._parser.feed(event.text)
+        return self._take(pieces, event.logprobs)
+
+    def end(self, event: ChoiceDone) -> list[Change]:
+        """Generation stopped: release held-back text and close the last item (there is always one)."""
+        self.finish_reason = event.finish_reason
+        changes = self._take(self._parser.finish() if self._parser else [], [])
+        if not self.items:
+            changes += self._open(_Message(new_id("msg")))
+        return changes + self._close_last()
 
     def finish(self, done: JobDone) -> None:
         self.usage = usage(done)
 
-    # -- pieces -----------------------------------------------------------------------------------
+    def _take(self, pieces: list[Piece], logprobs: list[TokenLogprob]) -> list[Change]:
+        changes: list[Change] = []
+        for piece in pieces:
+            if isinstance(piece, ContentPiece):
+                if not piece.text:
+                    continue
+                last = self.items[-1] if self.items else None
+                if not isinstance(last, _Message) or last.done:
+                    changes += self._close_last() + self._open(_Message(new_id("msg")))
+                message = self.items[-1]
+                assert isinstance(message, _Message)
+                message.texts.append(piece.text)
+                message.logprobs.extend(logprobs)
+                changes.append(TextAdded(len(self.items) - 1, piece.text, logprobs))
+                logprobs = []  # a delta's logprobs go with its first text
+            elif isinstance(piece, CallStart):
+                changes += self._close_last() + self._open(_Call(new_id("fc"), piece.id, piece.name))
+                self._call_items[piece.index] = len(self.items) - 1
+            elif isinstance(piece, ArgumentsPiece):
+                index = self._call_items[piece.index]
+                call = self.items[index]
+                assert isinstance(call, _Call)
+                call.arguments.append(piece.text)
+                changes.append(ArgumentsAdded(index, piece.text))
+        return changes
 
-    def part(self, text: str | None = None) -> ResponseOutputText:
-        logprobs = [self._output_logprob(t) for t in self._logprobs] if text is None and self._plan.logprobs else []
-        return ResponseOutputText(
-            type="output_text", text=self.text if text is None else text, annotations=[], logprobs=logprobs
+    def _open(self, item: _Message | _Call) -> list[Change]:
+        self.items.append(item)
+        return [Opened(len(self.items) - 1)]
+
+    def _close_last(self) -> list[Change]:
+        if not self.items or self.items[-1].done:
+            return []
+        self.items[-1].done = True
+        return [Closed(len(self.items) - 1)]
+
+    # -- rendering --------------------------------------------------------------------------------
+
+    def status_of(self, index: int) -> ItemStatus:
+        item = self.items[index]
+        if not item.done:
+            return "in_progress"
+        return "incomplete" if self.incomplete and index == len(self.items) - 1 else "completed"
+
+    def part(self, message: _Message, *, empty: bool = False) -> ResponseOutputText:
+        logprobs = [self._output_logprob(t) for t in message.logprobs] if self._plan.logprobs and not empty else []
+        return ResponseOutputText(type="output_text", text="" if empty else message.text, annotations=[], logprobs=logprobs)
+
+    def item(self, index: int, *, opening: bool = False) -> ResponseOutputMessage | ResponseFunctionToolCall:
+        item = self.items[index]
+        status = "in_progress" if opening else self.status_of(index)
+        if isinstance(item, _Message):
+            content = [] if opening else [self.part(item)]
+            return ResponseOutputMessage(id=item.id, type="message", role="assistant", status=status, content=content)
+        return ResponseFunctionToolCall(
+            id=item.id,
+            type="function_call",
+            call_id=item.call_id,
+            name=item.name,
+            arguments="" if opening else "".join(item.arguments),
+            status=status,
         )
-
-    def message(self, status: Literal["in_progress", "completed", "incomplete"]) -> ResponseOutputMessage:
-        content = [] if status == "in_progress" else [self.part()]
-        return ResponseOutputMessage(id=self.message_id, type="message", role="assistant", status=status, content=content)
 
     def response(self, status: Status, error: str | None = None) -> Response:
         final = status in ("completed", "incomplete")
-        output = [self.message("incomplete" if self.incomplete else "completed")] if final else []
         fields: dict[str, Any] = {
             "id": self.id,
             "object": "response",
@@ -108,14 +222,14 @@ class ResponseDraft:
             "error": ResponseError(code="server_error", message=error) if error else None,
             "incomplete_details": {"reason": "max_output_tokens"} if status == "incomplete" else None,
             "model": self._model,
-            "output": output,
+            "output": [self.item(i) for i in range(len(self.items))] if final else [],
             **self._plan.echo,
         }
         if final:  # the spec has no null usage: an unfinished response has none
             fields["usage"] = self.usage
         return Response(**fields)
 
-    def delta_logprobs(self, event: TextDelta) -> list[delta_event.Logprob]:
+    def delta_logprobs(self, logprobs: list[TokenLogprob]) -> list[delta_event.Logprob]:
         if not self._plan.logprobs:
             return []
         return [
@@ -124,7 +238,7 @@ class ResponseDraft:
                 logprob=t.logprob,
                 top_logprobs=[delta_event.LogprobTopLogprob(token=self._token(a), logprob=lp) for a, lp in t.top],
             )
-            for t in event.logprobs
+            for t in logprobs
         ]
 
     def _token(self, token: int) -> str:
@@ -143,7 +257,7 @@ class ResponseDraft:
 
 
 class EventSequence:
-    """OpenAI's stream for one text answer: lifecycle events around the deltas, numbered from 0."""
+    """OpenAI's stream for one response: lifecycle events around each item's events, numbered from 0."""
 
     def __init__(self, draft: ResponseDraft) -> None:
         self._draft = draft
@@ -155,67 +269,77 @@ class EventSequence:
 
     def start(self) -> list[ResponseStreamEvent]:
         d = self._draft
-        return [
+        opening = [
             ResponseCreatedEvent(type="response.created", response=d.response("in_progress"), sequence_number=self._seq()),
             ResponseInProgressEvent(type="response.in_progress", response=d.response("in_progress"), sequence_number=self._seq()),
-            ResponseOutputItemAddedEvent(
-                type="response.output_item.added", output_index=0, item=d.message("in_progress"), sequence_number=self._seq()
-            ),
-            ResponseContentPartAddedEvent(
-                type="response.content_part.added",
-                item_id=d.message_id,
-                output_index=0,
-                content_index=0,
-                part=d.part(""),
-                sequence_number=self._seq(),
-            ),
         ]
+        return opening + self.changes(d.pending)
 
-    def delta(self, event: TextDelta) -> list[ResponseStreamEvent]:
-        if not event.text:
-            return []
-        return [
-            ResponseTextDeltaEvent(
-                type="response.output_text.delta",
-                item_id=self._draft.message_id,
-                output_index=0,
-                content_index=0,
-                delta=event.text,
-                logprobs=self._draft.delta_logprobs(event),
-                sequence_number=self._seq(),
-            )
-        ]
+    def changes(self, changes: list[Change]) -> list[ResponseStreamEvent]:
+        out: list[ResponseStreamEvent] = []
+        for change in changes:
+            out += self._events(change)
+        return out
 
-    def finish(self) -> list[ResponseStreamEvent]:
+    def _events(self, change: Change) -> list[ResponseStreamEvent]:
         d = self._draft
-        part = d.part()
-        status = "incomplete" if d.incomplete else "completed"
-        terminal: ResponseStreamEvent
-        done_text = ResponseTextDoneEvent(
-            type="response.output_text.done",
-            item_id=d.message_id,
-            output_index=0,
-            content_index=0,
-            text=d.text,
-            logprobs=part.logprobs or [],
-            sequence_number=self._seq(),
-        )
-        part_done = ResponseContentPartDoneEvent(
-            type="response.content_part.done",
-            item_id=d.message_id,
-            output_index=0,
-            content_index=0,
-            part=part,
-            sequence_number=self._seq(),
-        )
-        item_done = ResponseOutputItemDoneEvent(
-            type="response.output_item.done", output_index=0, item=d.message(status), sequence_number=self._seq()
-        )
-        if status == "incomplete":
-            terminal = ResponseIncompleteEvent(type="response.incomplete", response=d.response(status), sequence_number=self._seq())
+        item = d.items[change.index]
+        where: dict[str, Any] = {"item_id": item.id, "output_index": change.index}
+        if isinstance(change, Opened):
+            added = ResponseOutputItemAddedEvent(
+                type="response.output_item.added", output_index=change.index, item=d.item(change.index, opening=True), sequence_number=self._seq()
+            )
+            if not isinstance(item, _Message):
+                return [added]
+            part = ResponseContentPartAddedEvent(
+                type="response.content_part.added", **where, content_index=0, part=d.part(item, empty=True), sequence_number=self._seq()
+            )
+            return [added, part]
+        if isinstance(change, TextAdded):
+            return [
+                ResponseTextDeltaEvent(
+                    type="response.output_text.delta",
+                    **where,
+                    content_index=0,
+                    delta=change.text,
+                    logprobs=d.delta_logprobs(change.logprobs),
+                    sequence_number=self._seq(),
+                )
+            ]
+        if isinstance(change, ArgumentsAdded):
+            return [
+                ResponseFunctionCallArgumentsDeltaEvent(
+                    type="response.function_call_arguments.delta", **where, delta=change.text, sequence_number=self._seq()
+                )
+            ]
+        done_item = d.item(change.index)
+        closing: list[ResponseStreamEvent]
+        if isinstance(item, _Message):
+            part = d.part(item)
+            closing = [
+                ResponseTextDoneEvent(
+                    type="response.output_text.done", **where, content_index=0, text=item.text, logprobs=part.logprobs or [], sequence_number=self._seq()
+                ),
+                ResponseContentPartDoneEvent(type="response.content_part.done", **where, content_index=0, part=part, sequence_number=self._seq()),
+            ]
         else:
-            terminal = ResponseCompletedEvent(type="response.completed", response=d.response(status), sequence_number=self._seq())
-        return [done_text, part_done, item_done, terminal]
+            closing = [
+                ResponseFunctionCallArgumentsDoneEvent(
+                    type="response.function_call_arguments.done",
+                    **where,
+                    name=item.name,  # in the spec's event, not (yet) in the SDK's type
+                    arguments="".join(item.arguments),
+                    sequence_number=self._seq(),
+                )
+            ]
+        done = ResponseOutputItemDoneEvent(type="response.output_item.done", output_index=change.index, item=done_item, sequence_number=self._seq())
+        return [*closing, done]
+
+    def finish(self) -> ResponseStreamEvent:
+        d = self._draft
+        if d.incomplete:
+            return ResponseIncompleteEvent(type="response.incomplete", response=d.response("incomplete"), sequence_number=self._seq())
+        return ResponseCompletedEvent(type="response.completed", response=d.response("completed"), sequence_number=self._seq())
 
     def failed(self, message: str) -> ResponseStreamEvent:
         return ResponseFailedEvent(

@@ -17,6 +17,8 @@ from ..engine import GenerationRequest
 from ..errors import APIError, invalid_value
 from ..registry import ServedModel
 from ..sampling import SamplingParams
+from ..tools import ToolPlan
+from .constraints import FunctionTool, function_tools, response_tools, text_grammar, tools_echo
 from .conversation import Item, chat_messages, input_items
 from .request import CreateResponseRequest, FormatText
 from .store import StoredResponse
@@ -39,6 +41,7 @@ class ResponsePlan:
     stream: bool
     store: bool
     logprobs: bool
+    tools: ToolPlan | None  # the output is parsed for function calls
     input_items: list[Item]  # this request's input, as `input_items` lists it
     context: list[Item]  # the earlier turns' items followed by this input: what the prompt shows
     echo: dict[str, Any]  # request settings the response object repeats
@@ -63,13 +66,6 @@ def _reject_unimplemented(body: CreateResponseRequest) -> None:
     for name in ("context_management", "moderation", "image", "access_programs", "prompt_cache_options"):
         if getattr(body, name) is not None:
             raise unsupported(name, "is not supported by this server.")
-    if body.tools:
-        raise unsupported("tools", "is not supported by this server yet.")
-    if body.tool_choice is not None and body.tool_choice not in ("none", "auto"):
-        raise invalid_value("tool_choice", "Invalid value for 'tool_choice': 'tool_choice' is only allowed when 'tools' are specified.")
-    text_format = body.text.format if body.text else None
-    if text_format is not None and not isinstance(text_format, FormatText):
-        raise unsupported("text.format", f"of type '{text_format.type}' is not supported by this server yet.")
     for i, name in enumerate(body.include or []):
         if name not in _KNOWN_INCLUDES:
             raise invalid_value(
@@ -94,13 +90,13 @@ def _check_context(prompt_tokens: int, max_tokens: int | None, n_ctx: int) -> No
 _OMITTED_WHEN_UNSET = ("user", "safety_identifier", "prompt_cache_key")  # the spec allows no null for these
 
 
-def _echo(body: CreateResponseRequest, store: bool) -> dict[str, Any]:
+def _echo(body: CreateResponseRequest, store: bool, tools: list[FunctionTool]) -> dict[str, Any]:
     """What the response object says about the request, with OpenAI's defaults filled in."""
-    echo = _echo_all(body, store)
+    echo = _echo_all(body, store, tools)
     return {k: v for k, v in echo.items() if not (k in _OMITTED_WHEN_UNSET and v is None)}
 
 
-def _echo_all(body: CreateResponseRequest, store: bool) -> dict[str, Any]:
+def _echo_all(body: CreateResponseRequest, store: bool, tools: list[FunctionTool]) -> dict[str, Any]:
     text_format = body.text.format if body.text and body.text.format else FormatText(type="text")
     reasoning = body.reasoning.model_dump(include={"effort", "summary"}) if body.reasoning else {"effort": None, "summary": None}
     return {
@@ -121,7 +117,7 @@ def _echo_all(body: CreateResponseRequest, store: bool) -> dict[str, Any]:
             "verbosity": (body.text.verbosity if body.text else None) or "medium",
         },
         "tool_choice": body.tool_choice if body.tool_choice is not None else "auto",
-        "tools": [],
+        "tools": tools_echo(tools),
         "top_logprobs": body.top_logprobs or 0,
         "top_p": 1.0 if body.top_p is None else body.top_p,
         "truncation": body.truncation or "disabled",
@@ -144,7 +140,19 @@ def plan_response(body: CreateResponseRequest, model: ServedModel, previous: Sto
     store = True if body.store is None else body.store
     context = [*(previous.conversation if previous else []), *items]
     engine = model.engine
-    prompt_tokens = engine.tokenize(model.template.render(chat_messages(body.instructions, context)))
+    tools = function_tools(body)
+    setup = response_tools(body, tools)
+    grammar = setup.plan.grammar if setup.plan else None
+    output_format = text_grammar(body, context)
+    if output_format is not None:
+        if grammar is not None:
+            raise unsupported("text.format", "together with 'tools' (unless 'tool_choice' is 'none') is not supported by this server.")
+        grammar = output_format
+    if grammar is not None and not engine.grammar_compiles(grammar):
+        raise APIError(400, "The schema uses features this server cannot enforce.", param="tools" if setup.plan else "text.format")
+    prefill = setup.plan.prefill if setup.plan else ""
+    rendered = model.template.render(chat_messages(body.instructions, context), system_extra=setup.system_text, prefill=prefill)
+    prompt_tokens = engine.tokenize(rendered)
     _check_context(len(prompt_tokens), body.max_output_tokens, engine.n_ctx)
     logprobs = LOGPROBS_INCLUDE in (body.include or [])
     generation = GenerationRequest(
@@ -156,13 +164,15 @@ def plan_response(body: CreateResponseRequest, model: ServedModel, previous: Sto
         max_tokens=body.max_output_tokens,
         logprobs=logprobs,
         top_logprobs=(body.top_logprobs or 0) if logprobs else 0,
+        grammar=grammar,
     )
     return ResponsePlan(
         generation=generation,
         stream=bool(body.stream),
         store=store,
         logprobs=logprobs,
+        tools=setup.plan,
         input_items=items,
         context=context,
-        echo=_echo(body, store),
+        echo=_echo(body, store, tools),
     )

@@ -46,7 +46,7 @@ def _whole_seconds(node: Any) -> Any:
 
 
 def _dump(obj: Any) -> dict[str, Any]:
-    return _whole_seconds(obj.model_dump(mode="json", exclude_unset=True))
+    return _whole_seconds(obj.model_dump(mode="json", by_alias=True, exclude_unset=True))
 
 
 async def _save(store: ResponseStore, plan: ResponsePlan, body: dict[str, Any]) -> None:
@@ -79,8 +79,10 @@ async def create_response(request: Request) -> Any:
         return EventSourceResponse(_stream(job, draft, plan, store), sep="\n", ping=_NO_PING)
     async with _cancel_on_disconnect(request, job):
         async for event in job.events():
-            if isinstance(event, TextDelta | ChoiceDone):
-                draft.add(event)
+            if isinstance(event, TextDelta):
+                draft.feed(event)
+            elif isinstance(event, ChoiceDone):
+                draft.end(event)
             elif isinstance(event, JobFailed):
                 raise APIError(500, event.message, type="server_error")
             elif isinstance(event, JobDone):
@@ -105,18 +107,16 @@ async def _stream(job: Job, draft: ResponseDraft, plan: ResponsePlan, store: Res
             yield _sse(event)
         async for item in job.events():
             if isinstance(item, TextDelta):
-                draft.add(item)
-                for event in events.delta(item):
+                for event in events.changes(draft.feed(item)):
                     yield _sse(event)
             elif isinstance(item, ChoiceDone):
-                draft.add(item)
+                for event in events.changes(draft.end(item)):
+                    yield _sse(event)
             elif isinstance(item, JobDone):
                 draft.finish(item)
-                closing = events.finish()
-                terminal = closing[-1]
+                terminal = events.finish()
                 await _save(store, plan, _dump(terminal.response))  # type: ignore[union-attr]
-                for event in closing:
-                    yield _sse(event)
+                yield _sse(terminal)
             elif isinstance(item, JobFailed):
                 yield _sse(events.failed(item.message))
             elif isinstance(item, JobCancelled):
