@@ -217,7 +217,7 @@ class ChunkBuilder:
 
     def _delta(self, choice: int, delta: ChoiceDelta, finish_reason: str | None = None) -> ChatCompletionChunk:
         logprobs = None
-        if self._logprobs and self._pending[choice] and finish_reason is None:
+        if self._logprobs and self._pending[choice]:
             logprobs = ChunkLogprobs(content=self._pending[choice], refusal=None)
             self._pending[choice] = []
         return self._chunk([ChunkChoice(index=choice, delta=delta, logprobs=logprobs, finish_reason=finish_reason)])
@@ -258,8 +258,8 @@ class ChunkBuilder:
     def finish(self, event: ChoiceDone) -> list[ChatCompletionChunk]:
         split = self._splits[event.choice]
         out = self._pieces(event.choice, split.finish())
-        reason = split.finish_reason(event.finish_reason)
-        out.append(self._chunk([ChunkChoice(index=event.choice, delta=ChoiceDelta(), logprobs=None, finish_reason=reason)]))
+        # Logprobs of tokens that produced no delta of their own (a call's closing tag) end here.
+        out.append(self._delta(event.choice, ChoiceDelta(), split.finish_reason(event.finish_reason)))
         return out
 
     @property

@@ -293,3 +293,15 @@ def test_bad_tool_requests_are_400_naming_the_field(server: RunningServer, model
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert (error["param"], error["code"]) == (param, code), error
+
+
+def test_logprobs_cover_every_token_of_a_call_streamed_or_not(server: RunningServer, model_id: str) -> None:
+    whole = post(server, model_id, tool_choice=NAMED, logprobs=True).json()
+    entries = whole["choices"][0]["logprobs"]["content"]
+    assert len(entries) == whole["usage"]["completion_tokens"]
+    body = {"model": model_id, "messages": ASK, "tools": TOOLS, "tool_choice": NAMED, "logprobs": True, "stream": True, **GREEDY}
+    with httpx.stream("POST", f"{server.base_url}/chat/completions", json=body, timeout=120) as response:
+        text = response.read().decode()
+    chunks = [json.loads(line[6:]) for line in text.split("\n\n") if line.startswith("data: {")]
+    streamed = [e for c in chunks for e in ((c["choices"][0].get("logprobs") or {}).get("content") or [])]
+    assert [e["token"] for e in streamed] == [e["token"] for e in entries]
