@@ -22,7 +22,7 @@ import pytest
 from mutating_proxy import Ctx, Mutation, RunningProxy, error, running_proxy
 
 from conformance import expressions
-from conformance.api import RunConfig, resolve_model, run_suite
+from conformance.api import RunConfig, list_cases, resolve_model, run_suite
 from conformance.cases import Expectation
 from conformance.checks import judge
 from conformance.paths import default_cases_dir
@@ -287,3 +287,14 @@ def test_mutation_is_flagged(proxy: RunningProxy, cases_dir: Path, row: Row) -> 
         elif not flagged_in_row and cell.state is not CellState.SUPPORTED:
             problems.append(f"{case.case_id}: unrelated cell {cell.parameter} is {cell.state.value}")
     assert not problems, "\n".join(problems)
+
+
+def test_every_embeddings_case_has_a_mutation_and_the_issue_rows_exist() -> None:
+    cases = list_cases(only=["embeddings.*"])
+    assert {c.row for c in cases} >= {
+        "embeddings/input", "embeddings/input.list", "embeddings/input.tokens", "embeddings/input.token_lists",
+        "embeddings/encoding_format", "embeddings/dimensions", "embeddings/normalization", "embeddings/usage",
+        "embeddings/errors.empty_input",
+    }  # fmt: skip
+    flagged = {case_id for row in ROWS for case_id in row.flagged}
+    assert {c.id for c in cases} - flagged == set()
