@@ -88,11 +88,12 @@ class Comparison(BaseModel):
         return [c for c in self.changes if c.kind is kind]
 
     def counts_line(self) -> str:
-        parts = [f"{len(self.of_kind(k))} {k.value}{'s' if k in _PLURAL else ''}" for k in _KIND_ORDER]
+        parts = []
+        for kind in _KIND_ORDER:
+            n = len(self.of_kind(kind))
+            plural = "s" if n != 1 and kind in (ChangeKind.REGRESSION, ChangeKind.IMPROVEMENT) else ""
+            parts.append(f"{n} {kind.value}{plural}")
         return ", ".join([*parts, f"{self.unchanged} unchanged"])
-
-
-_PLURAL = {ChangeKind.REGRESSION, ChangeKind.IMPROVEMENT}
 
 
 def _cells(run: RunResults) -> dict[tuple[str, str], Cell]:

@@ -115,7 +115,7 @@ def test_diff_command_exit_codes(tmp_path: Path) -> None:
 
     proc = conformance("diff", str(old), str(same), env={"COLUMNS": "400"})
     assert proc.returncode == 0, proc.stderr
-    assert "improvement" in proc.stdout and "1 improvements" in proc.stdout and "0 regressions" in proc.stdout
+    assert "improvement" in proc.stdout and "1 improvement," in proc.stdout and "0 regressions" in proc.stdout
 
     proc = conformance("diff", str(old), str(worse))
     assert proc.returncode == 1, proc.stderr
