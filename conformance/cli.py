@@ -40,6 +40,7 @@ from rich.text import Text
 from conformance import compare, reports
 from conformance.errors import UsageError
 from conformance.reports.changes import print_changes
+from conformance.reports.claims import claims_summary
 from conformance.reports.console import print_summary
 from conformance.reports.scrub import scrub
 from conformance.results import ResultsFileError, RunResults, Verdict, load
@@ -299,6 +300,9 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     if comparison is not None:
         print_changes(stdout, comparison, [api_key])  # regressions first: they decide the exit status
     print_summary(stdout, results, [api_key])
+    claims_line = claims_summary(results)
+    if claims_line:
+        stdout.print(Text(f"Documented claims of {profile.name if profile else provider}: {claims_line}"))
     stdout.print(Text(f"Reports in {out_dir}/: " + ", ".join(p.name for p in written.values())))
     if comparison is not None:
         status = EXIT_FAILURES if comparison.regressions else EXIT_OK

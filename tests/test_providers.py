@@ -128,7 +128,9 @@ def test_run_with_a_profile_uses_its_base_url_and_reports_claims(
     (cases / "own.yaml").write_text(MIXED_SUITE, encoding="utf-8")
     profile = _profile_for(tmp_path, server.base_url)
     out = tmp_path / "out"
-    proc = conformance("run", "--provider", str(profile), "--cases-dir", str(cases), "--out", str(out))
+    proc = conformance(
+        "run", "--provider", str(profile), "--cases-dir", str(cases), "--out", str(out), env={"COLUMNS": "300"}
+    )
     assert proc.returncode == 1, proc.stdout + proc.stderr  # own.fail and own.skip do not pass
     results = load(out / "results.json")
     assert results.run.provider == "demo" and results.run.base_url == server.base_url
@@ -138,6 +140,7 @@ def test_run_with_a_profile_uses_its_base_url_and_reports_claims(
     undocumented = claims[claims.index("### Working but undocumented") : claims.index("### Documented as")]
     assert "`retrieve`" in failing and "`skipped_row`" not in failing  # untested is no evidence
     assert "`list`" in undocumented
+    assert "Documented claims of demo: 1 claimed but failing, 1 working but undocumented" in proc.stdout
     assert "report.html" in proc.stdout and 'class="claims"' in (out / "report.html").read_text("utf-8")
 
 

@@ -83,6 +83,12 @@ def _summary_line(report: ClaimsReport) -> str:
     )
 
 
+def claims_summary(run: RunResults) -> str:
+    """One line for the terminal: the counts behind the report's claims section, or '' without a profile."""
+    report = claims_report(run)
+    return _summary_line(report) if report is not None else ""
+
+
 def _sources_md(profile: Profile) -> list[str]:
     return [f"- [{s.title}]({s.url}) ({s.date})" for s in profile.sources]
 
