@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from conformance import expressions, openapi
+from conformance import expressions, openapi, yamlfile
 from conformance.errors import UsageError
 from conformance.paths import default_cases_dir
 from conformance.results import FailureKind
@@ -225,7 +225,7 @@ def is_baseline(step: Step, index: int, total: int) -> bool:
 
 def load_file(path: Path) -> list[Case]:
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise UsageError(f"{path}: cannot read case file ({exc.strerror or exc})") from exc
     except yaml.YAMLError as exc:

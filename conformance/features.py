@@ -15,6 +15,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from conformance import yamlfile
 from conformance.errors import UsageError
 from conformance.paths import specs_dir
 from conformance.results import Cell, CellState
@@ -66,7 +67,7 @@ def default_features_path() -> Path:
 def load_features(path: Path | None = None) -> list[Feature]:
     path = path or default_features_path()
     try:
-        data = _FeatureFile.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        data = _FeatureFile.model_validate(yamlfile.safe_load(path.read_text(encoding="utf-8")))
     except (OSError, yaml.YAMLError) as exc:
         raise UsageError(f"{path}: cannot read the feature list ({exc})") from exc
     except ValidationError as exc:
