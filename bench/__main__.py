@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import platform
+import signal
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -68,14 +70,32 @@ def _single_stream(settings: Settings, ref_url: str, ref_model: str, args: argpa
             inproc.close()
 
 
+def _merged(path: Path, fresh: dict[str, Any], only: str) -> dict[str, Any]:
+    """With --only, keep the other half's figures from the existing results file (same budget only)."""
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return fresh
+    if old.get("budget") != fresh["budget"]:
+        return fresh
+    kept = ["harness"] if only == "server" else ["single_stream", "peer", "load", "disconnects"]
+    merged = {**fresh, **{k: old[k] for k in kept if k in old}}
+    merged["halves"] = {**old.get("halves", {}), only: {"started_at": fresh["started_at"], "machine": fresh["machine"]}}
+    return merged
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny budget: proves the machinery, numbers mean nothing")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help=f"results file (default {DEFAULT_OUTPUT})")
     parser.add_argument("--peer-python", help="interpreter with llama-cpp-python[server] (default: .venv-peers, bench/.venv-llama-server)")
     parser.add_argument("--skip-peer", action="store_true", help="do not compare with llama-cpp-python's server")
-    parser.add_argument("--only", choices=["server", "harness"], help="run one half only")
+    parser.add_argument(
+        "--only", choices=["server", "harness"], help="run one half only (the other half's figures in --output are kept)"
+    )
     args = parser.parse_args(argv)
+    # A terminated run still stops the servers it started (their context managers run on SystemExit).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = load_settings("quick" if args.quick else "full")
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict[str, Any] = {
@@ -115,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         results["harness"]["speed_ratio"] = summary([r / ref_pace for r in stub["cases_per_s"]["runs"]], digits=2)
     results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
     results["machine"]["load_average_at_end"] = os.getloadavg()
+    if args.only:
+        results = _merged(args.output, results, args.only)
     report.write(results, args.output)
     print(report.table(results))
     _log(f"wrote {args.output}")
