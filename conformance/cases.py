@@ -407,6 +407,17 @@ def sdk_call_problem(dotted: str, params: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
+def _stamp(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=256)
+def _load_file_cached(path: Path, mtime_ns: int, size: int) -> tuple[Case, ...]:
+    """Cases are frozen, so a file is parsed once per content version (runs in one process repeat it)."""
+    return tuple(load_file(path))
+
+
 def load_cases(cases_dir: Path | None = None) -> list[Case]:
     directory = Path(cases_dir) if cases_dir else default_cases_dir()
     if not directory.is_dir():
@@ -417,7 +428,7 @@ def load_cases(cases_dir: Path | None = None) -> list[Case]:
     cases: list[Case] = []
     where: dict[str, Path] = {}
     for path in files:
-        for case in load_file(path):
+        for case in _load_file_cached(path, *_stamp(path)):
             if case.id in where:
                 raise UsageError(f"{path}: case id {case.id!r} is also used in {where[case.id]}")
             where[case.id] = path
