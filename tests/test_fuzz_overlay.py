@@ -151,7 +151,12 @@ def test_derived_schemas_widen_only_the_documented_gaps() -> None:
             "index": 0,
             "text": "a",
             "finish_reason": "length",
-            "logprobs": {"tokens": ["a"], "token_logprobs": [None], "top_logprobs": [None], "text_offset": [0]},
+            "logprobs": {
+                "tokens": ["a"],
+                "token_logprobs": [None],
+                "top_logprobs": [None],
+                "text_offset": [0],
+            },
         }
     ]
     assert schema_errors(echo, "FuzzCompletionResponse", path) == []

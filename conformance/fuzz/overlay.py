@@ -27,8 +27,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from conformance import yamlfile
 from conformance.openapi import load_spec
 
 OVERLAY_PATH = Path(__file__).with_name("overlay.yaml")
@@ -69,7 +68,7 @@ class Endpoint:
 @functools.cache
 def load_overlay(path: Path = OVERLAY_PATH) -> dict[str, Any]:
     with Path(path).open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yamlfile.safe_load(fh)
 
 
 def endpoints(overlay: dict[str, Any] | None = None) -> list[Endpoint]:
@@ -229,8 +228,8 @@ def build_spec(
 ) -> dict[str, Any]:
     """The OpenAPI document schemathesis fuzzes in `mode`: only the selected operations, adapted."""
     data = overlay if overlay is not None else load_overlay()
-    spec = copy.deepcopy(load_spec(spec_path))
-    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    source = load_spec(spec_path)  # cached and shared: read here, copied only where it is used
+    components = {**source.get("components", {}).get("schemas", {})}
     for name, schema in data.get("components", {}).items():
         components[name] = _substitute(schema, model)
 
@@ -238,8 +237,8 @@ def build_spec(
     paths: dict[str, Any] = {}
     for endpoint in chosen:
         entry = data["endpoints"][endpoint.name]
-        upstream = spec["paths"][endpoint.path][endpoint.method]
-        operation = {key: value for key, value in upstream.items() if key not in ("x-oaiMeta",)}
+        upstream = source["paths"][endpoint.path][endpoint.method]
+        operation = {key: copy.deepcopy(value) for key, value in upstream.items() if key != "x-oaiMeta"}
         operation[EXTENSION] = {
             "endpoint": endpoint.name,
             "mode": mode.value,
@@ -274,11 +273,42 @@ def build_spec(
             responses[str(status)] = _error_response(status)
         operation["responses"] = responses
         # No key configured: the server under test is open, so no credentials are generated or expected.
-        operation["security"] = upstream.get("security", spec.get("security", [])) if with_auth else []
+        operation["security"] = upstream.get("security", source.get("security", [])) if with_auth else []
         paths.setdefault(endpoint.path, {})[endpoint.method] = operation
 
+    spec = {key: copy.deepcopy(value) for key, value in source.items() if key not in _REBUILT}
     spec["paths"] = paths
+    # Only the schemas the chosen operations reach: schemathesis loads a tenth of the spec.
+    spec["components"] = {
+        **{
+            key: copy.deepcopy(value)
+            for key, value in source.get("components", {}).items()
+            if key != "schemas"
+        },
+        "schemas": {name: copy.deepcopy(components[name]) for name in sorted(_reachable(paths, components))},
+    }
     if not with_auth:
         spec.pop("security", None)
-    spec.pop("webhooks", None)
     return spec
+
+
+_REBUILT = ("paths", "components", "webhooks")
+
+
+def _reachable(root: Any, components: dict[str, Any]) -> set[str]:
+    """Names of the component schemas `root` refers to, directly or through other schemas."""
+    seen: set[str] = set()
+    pending = [root]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(_REF_PREFIX):
+                name = ref.removeprefix(_REF_PREFIX)
+                if name not in seen and name in components:
+                    seen.add(name)
+                    pending.append(components[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return seen

@@ -111,8 +111,10 @@ def schemathesis_config(
         "generation": {"mode": mode.document.value, "max-examples": max_examples, "database": "none"},
         "phases": {
             "examples": {"enabled": False},  # the spec's examples name OpenAI's models
-            "coverage": {"enabled": coverage},
-            "fuzzing": {"enabled": True},
+            # No values harvested from responses: generated text differs run to run, and the same
+            # seed must send the same requests.
+            "coverage": {"enabled": coverage, "extra-data-sources": {"responses": False}},
+            "fuzzing": {"enabled": True, "extra-data-sources": {"responses": False}},
             "stateful": {"enabled": False},
         },
         "checks": _checks_config(error_statuses, with_auth=api_key is not None),
