@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import platform
@@ -93,10 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=["server", "harness"], help="run one half only (the other half's figures in --output are kept)"
     )
+    parser.add_argument("--harness-runs", type=int, help="suite runs against the reference server (default: the budget's)")
     args = parser.parse_args(argv)
     # A terminated run still stops the servers it started (their context managers run on SystemExit).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     settings = load_settings("quick" if args.quick else "full")
+    if args.harness_runs:
+        settings = dataclasses.replace(settings, harness=dataclasses.replace(settings.harness, runs=args.harness_runs))
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict[str, Any] = {
         "format": "openai-conformance-bench/1",
@@ -124,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
             results["disconnects"] = load.measure_disconnects(server.base_url, model, settings, _log)
         if args.only != "server":
             _log("harness overhead (default suite against the reference server)")
-            recording = workdir / "recording.json"
-            overhead, first = harness.measure_overhead(server.base_url, settings.harness.only, settings.harness.runs, recording, _log)
+            overhead, first, recording = harness.measure_overhead(
+                server.base_url, settings.harness.only, settings.harness.runs, workdir, _log
+            )
             results["harness"] = {"overhead": overhead}
     if args.only != "server":
         _log("harness speed limit (replay stub)")

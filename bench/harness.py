@@ -9,6 +9,9 @@ would count the server several times over (and dividing by the concurrency assum
 The union of the spans is the time the server had work; overhead = wall - union. Harness work done
 while a request is in flight is not counted, because it delays nothing: the server is busy anyway.
 
+Every run is a fresh process (bench.suite_run), as a user's `conformance run` is: nothing is cached
+from an earlier run, so first-run costs (parsing and validating the case files) count every time.
+
 Speed limit. Against the replay stub (every case runs all its steps, answers cost ~nothing), cases per
 second is what the harness itself can sustain; compared with cases per second against the reference
 server it shows how far the harness is from being the bottleneck.
@@ -16,74 +19,66 @@ server it shows how far the harness is from being the bottleneck.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.call_log import observe_calls, union_length
-from bench.replay_stub import record, running_stub, stub_stats
+from bench.replay_stub import REPO, running_stub, stub_stats
 from bench.stats import summary
-from conformance.api import RunConfig, run_suite
-from conformance.results import RunResults
+from conformance.results import RunResults, load
 
 
-def _run(base_url: str, only: list[str]) -> tuple[RunResults, dict[str, Any], list[Any]]:
-    with observe_calls() as log:
-        cpu = time.process_time()
-        started = time.monotonic()
-        results = run_suite(RunConfig(base_url=base_url, only=list(only)))
-        wall = time.monotonic() - started
-        cpu = time.process_time() - cpu
-    busy = union_length(log.intervals())
-    exchanges = {id(o): o for o in log.outcomes}  # each call once, though shared baselines show in many cases
-    return (
-        results,
-        {
-            "cases": len(results.cases),
-            "verdicts": results.counts(),
-            "wall_s": wall,
-            "requests": len(exchanges),
-            "sum_request_s": sum(o.duration for o in exchanges.values()),
-            "busy_s": busy,
-            "overhead_s": wall - busy,
-            "overhead_share": (wall - busy) / wall,
-            "harness_cpu_s": cpu,
-            "cases_per_s": len(results.cases) / wall,
-        },
-        log.outcomes,
-    )
+def _run(base_url: str, only: list[str], out_dir: Path, *, record: bool = False) -> tuple[RunResults, dict[str, Any]]:
+    """One suite run in a fresh process (bench.suite_run): its results and figures."""
+    cmd = [sys.executable, "-m", "bench.suite_run", base_url, str(out_dir), *(f"--only={g}" for g in only)]
+    if record:
+        cmd.append("--record")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    started = time.monotonic()
+    done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600)
+    process_s = time.monotonic() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"suite run failed ({done.returncode}): {done.stderr[-2000:]}")
+    figures = json.loads((out_dir / "figures.json").read_text(encoding="utf-8"))
+    figures["process_s"] = process_s
+    return load(out_dir / "results.json"), figures
+
+
+_SUMMARISED = [("wall_s", 3), ("busy_s", 3), ("overhead_s", 3), ("overhead_share", 4), ("harness_cpu_s", 3),
+               ("sum_request_s", 3), ("cases_per_s", 3), ("import_s", 3), ("process_s", 3)]  # fmt: skip
 
 
 def measure_overhead(
-    base_url: str, only: list[str], runs: int, recording: Path, log: Callable[[str], None]
-) -> tuple[dict[str, Any], RunResults]:
-    """Runs the suite `runs` times; the first run's answers are saved as the stub's recording."""
+    base_url: str, only: list[str], runs: int, workdir: Path, log: Callable[[str], None]
+) -> tuple[dict[str, Any], RunResults, Path]:
+    """Runs the suite `runs` times; the first run's answers are recorded for the replay stub."""
     figures = []
     first: RunResults | None = None
     for run in range(runs):
-        results, fig, outcomes = _run(base_url, only)
-        if first is None:
-            first = results
-            record(outcomes, results.run.model, recording)
+        results, fig = _run(base_url, only, workdir / f"suite-{run + 1}", record=first is None)
+        first = first or results
         figures.append(fig)
         log(
             f"  suite run {run + 1}: {fig['cases']} cases in {fig['wall_s']:.1f} s, busy {fig['busy_s']:.1f} s, "
             f"overhead {fig['overhead_s']:.2f} s ({100 * fig['overhead_share']:.1f}%), harness CPU {fig['harness_cpu_s']:.1f} s"
         )
     assert first is not None
-    out = {
+    out: dict[str, Any] = {
         "cases": figures[0]["cases"],
         "verdicts": figures[0]["verdicts"],
-        "concurrency": first.run.options.get("concurrency"),
+        "concurrency": figures[0]["concurrency"],
         "requests": figures[0]["requests"],
         "runs": figures,
     }
-    for name, digits in [("wall_s", 3), ("busy_s", 3), ("overhead_s", 3), ("overhead_share", 4), ("harness_cpu_s", 3),
-                         ("sum_request_s", 3), ("cases_per_s", 3)]:  # fmt: skip
+    for name, digits in _SUMMARISED:
         out[name] = summary([f[name] for f in figures], digits=digits)
-    return out, first
+    return out, first, workdir / "suite-1" / "recording.json"
 
 
 def measure_stub_speed(
@@ -94,20 +89,21 @@ def measure_stub_speed(
     stats: dict[str, int] = {}
     with running_stub(recording, workdir / "stub.log") as base_url:
         for run in range(runs):
-            results, fig, _ = _run(base_url, only)
+            results, fig = _run(base_url, only, workdir / f"stub-{run + 1}")
             figures.append(fig)
             agreement.append(_agreement(reference, results))
             log(f"  stub run {run + 1}: {fig['cases']} cases in {fig['wall_s']:.2f} s = {fig['cases_per_s']:.1f} cases/s")
         stats = stub_stats(base_url)
-    return {
+    out: dict[str, Any] = {
         "cases": figures[0]["cases"],
-        "cases_per_s": summary([f["cases_per_s"] for f in figures], digits=2),
-        "wall_s": summary([f["wall_s"] for f in figures], digits=3),
-        "harness_cpu_s": summary([f["harness_cpu_s"] for f in figures], digits=3),
         "requests_per_run": figures[0]["requests"],
         "verdicts_same_as_reference_run": summary(agreement),
         "stub_requests": stats,
+        "runs": figures,
     }
+    for name, digits in _SUMMARISED:
+        out[name] = summary([f[name] for f in figures], digits=digits)
+    return out
 
 
 def _agreement(reference: RunResults, other: RunResults) -> float:
