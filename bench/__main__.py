@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import signal
+import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime
@@ -71,6 +72,11 @@ def _single_stream(settings: Settings, ref_url: str, ref_model: str, args: argpa
             inproc.close()
 
 
+def _commit() -> str:
+    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    return done.stdout.strip() or "unknown"
+
+
 def _merged(path: Path, fresh: dict[str, Any], only: str) -> dict[str, Any]:
     """With --only, keep the other half's figures from the existing results file (same budget only)."""
     try:
@@ -112,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
             "load_average_at_start": os.getloadavg(),
         },
+        "commit": _commit(),
         "versions": {"llama_cpp_python": llama_cpp.__version__},
         "settings": {"n_ctx": settings.n_ctx, "threads": settings.threads, "prompts": settings.prompts,
                      "budget": {k: vars(getattr(settings, k)) for k in ("single", "load", "disconnect", "harness", "stub")}},
@@ -128,13 +135,17 @@ def main(argv: list[str] | None = None) -> int:
             results["disconnects"] = load.measure_disconnects(server.base_url, model, settings, _log)
         if args.only != "server":
             _log("harness overhead (default suite against the reference server)")
+            cases_dir = harness.committed_cases(workdir)
+            results["harness_cases"] = "specs/cases at HEAD" if cases_dir else "specs/cases in the working tree"
             overhead, first, recording = harness.measure_overhead(
-                server.base_url, settings.harness.only, settings.harness.runs, workdir, _log
+                server.base_url, settings.harness.only, settings.harness.runs, workdir, cases_dir, _log
             )
             results["harness"] = {"overhead": overhead}
     if args.only != "server":
         _log("harness speed limit (replay stub)")
-        stub = harness.measure_stub_speed(recording, settings.harness.only, settings.stub.runs, first, workdir, _log)
+        stub = harness.measure_stub_speed(
+            recording, settings.harness.only, settings.stub.runs, first, workdir, cases_dir, _log
+        )
         ref_pace = overhead["cases_per_s"]["median"]
         results["harness"]["stub"] = stub
         results["harness"]["speed_ratio"] = summary([r / ref_pace for r in stub["cases_per_s"]["runs"]], digits=2)

@@ -34,9 +34,25 @@ from bench.stats import summary
 from conformance.results import RunResults, load
 
 
-def _run(base_url: str, only: list[str], out_dir: Path, *, record: bool = False) -> tuple[RunResults, dict[str, Any]]:
+def committed_cases(workdir: Path) -> Path | None:
+    """The suite's cases as committed (HEAD), so files being edited in the tree cannot break a run."""
+    target = workdir / "cases-at-head"
+    target.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "archive", "HEAD", "specs/cases"], cwd=REPO, capture_output=True)
+    if archive.returncode != 0:
+        return None
+    unpacked = subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, capture_output=True)
+    cases = target / "specs" / "cases"
+    return cases if unpacked.returncode == 0 and cases.is_dir() else None
+
+
+def _run(
+    base_url: str, only: list[str], out_dir: Path, cases_dir: Path | None, *, record: bool = False
+) -> tuple[RunResults, dict[str, Any]]:
     """One suite run in a fresh process (bench.suite_run): its results and figures."""
     cmd = [sys.executable, "-m", "bench.suite_run", base_url, str(out_dir), *(f"--only={g}" for g in only)]
+    if cases_dir is not None:
+        cmd.append(f"--cases-dir={cases_dir}")
     if record:
         cmd.append("--record")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
@@ -55,13 +71,13 @@ _SUMMARISED = [("wall_s", 3), ("busy_s", 3), ("overhead_s", 3), ("overhead_share
 
 
 def measure_overhead(
-    base_url: str, only: list[str], runs: int, workdir: Path, log: Callable[[str], None]
+    base_url: str, only: list[str], runs: int, workdir: Path, cases_dir: Path | None, log: Callable[[str], None]
 ) -> tuple[dict[str, Any], RunResults, Path]:
     """Runs the suite `runs` times; the first run's answers are recorded for the replay stub."""
     figures = []
     first: RunResults | None = None
     for run in range(runs):
-        results, fig = _run(base_url, only, workdir / f"suite-{run + 1}", record=first is None)
+        results, fig = _run(base_url, only, workdir / f"suite-{run + 1}", cases_dir, record=first is None)
         first = first or results
         figures.append(fig)
         log(
@@ -82,14 +98,20 @@ def measure_overhead(
 
 
 def measure_stub_speed(
-    recording: Path, only: list[str], runs: int, reference: RunResults, workdir: Path, log: Callable[[str], None]
+    recording: Path,
+    only: list[str],
+    runs: int,
+    reference: RunResults,
+    workdir: Path,
+    cases_dir: Path | None,
+    log: Callable[[str], None],
 ) -> dict[str, Any]:
     figures = []
     agreement: list[float] = []
     stats: dict[str, int] = {}
     with running_stub(recording, workdir / "stub.log") as base_url:
         for run in range(runs):
-            results, fig = _run(base_url, only, workdir / f"stub-{run + 1}")
+            results, fig = _run(base_url, only, workdir / f"stub-{run + 1}", cases_dir)
             figures.append(fig)
             agreement.append(_agreement(reference, results))
             log(f"  stub run {run + 1}: {fig['cases']} cases in {fig['wall_s']:.2f} s = {fig['cases_per_s']:.1f} cases/s")

@@ -91,6 +91,14 @@ def table(results: dict[str, Any]) -> str:
 
 
 def write(results: dict[str, Any], path: Path) -> None:
+    """results.json, and the same table as Markdown beside it (results.md) for the README."""
     path.parent.mkdir(parents=True, exist_ok=True)
     results["table"] = rows(results)
     path.write_text(json.dumps(results, indent=2, default=str) + "\n", encoding="utf-8")
+    machine = results.get("machine", {})
+    header = (
+        f"Measured {results.get('started_at', '?')} ({results.get('budget')} budget) at commit "
+        f"{results.get('commit', '?')[:10]}, {machine.get('cpus')} CPUs, load average at start "
+        f"{', '.join(f'{x:.2f}' for x in machine.get('load_average_at_start', []))}.\n\n"
+    )
+    path.with_suffix(".md").write_text(header + table(results) + "\n", encoding="utf-8")

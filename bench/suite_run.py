@@ -2,7 +2,7 @@
 
 A fresh interpreter per run is what a user's `conformance run` pays: cases parsed and validated from
 YAML, schemas and SDK clients built, connection pools opened, nothing cached from an earlier run.
-Run as `python -m bench.suite_run BASE_URL OUT_DIR [--only GLOB ...] [--record]`; it writes
+Run as `python -m bench.suite_run BASE_URL OUT_DIR [--only GLOB ...] [--cases-dir DIR] [--record]`; it writes
 OUT_DIR/figures.json, OUT_DIR/results.json (the harness's own format) and, with --record, the
 answers for the replay stub as OUT_DIR/recording.json.
 """
@@ -29,12 +29,13 @@ def main() -> None:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--only", action="append", default=[])
     parser.add_argument("--record", action="store_true")
+    parser.add_argument("--cases-dir", type=Path, default=None)
     args = parser.parse_args()
     imported = time.monotonic() - STARTED
     with observe_calls() as log:
         cpu = time.process_time()
         started = time.monotonic()
-        results = run_suite(RunConfig(base_url=args.base_url, only=args.only))
+        results = run_suite(RunConfig(base_url=args.base_url, only=args.only, cases_dir=args.cases_dir))
         wall = time.monotonic() - started
         cpu = time.process_time() - cpu
     busy = union_length(log.intervals())
