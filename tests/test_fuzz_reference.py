@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -144,3 +146,14 @@ def test_run_fuzz_flags_are_off_by_default(server: RunningServer) -> None:
     model = httpx.get(f"{server.base_url}/models").json()["data"][0]["id"]
     results = fuzz_for_run(on, base_url=server.base_url, model=model, api_key=None, console=stdout)
     assert results is not None and results.ok and results.max_examples == 2 and results.seed == 1
+
+
+def test_module_entry_point_reports_usage_errors_in_one_line() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "conformance.fuzz", "--base-url", "http://127.0.0.1:9/v1", "--continue-on-failure"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith("conformance fuzz: error: cannot reach") and done.stderr.count("\n") == 1

@@ -114,6 +114,11 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-coverage", action="store_true", help="skip the deterministic boundary-value cases"
     )
+    parser.add_argument(
+        "--continue-on-failure",
+        action="store_true",
+        help="keep generating after a finding (finds more, but findings are not shrunk to the smallest request)",
+    )
     parser.add_argument("--out", type=Path, metavar="DIR", help=f"also write {RESULTS_FILE} here")
 
 
@@ -195,6 +200,7 @@ def fuzz_main(args: argparse.Namespace, stdout: Console, stderr: Console) -> int
             timeout=args.time_budget,
             request_timeout=args.request_timeout,
             coverage=not args.no_coverage,
+            continue_on_failure=args.continue_on_failure,
             progress=update,
         )
     print_fuzz_summary(stdout, results)

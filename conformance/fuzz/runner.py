@@ -239,6 +239,7 @@ class _Collector:
         failure: Failure,
         code_sample: str,
     ) -> None:
+        run_mode = mode
         mode = _case_mode(recorder, case_id, mode)
         interaction = recorder.interactions.get(case_id)
         request = interaction.request if interaction is not None else None
@@ -276,7 +277,15 @@ class _Collector:
             ),
             curl=_redact(code_sample, self.api_key),
         )
-        identity = (mode.value, check, type(failure).__name__, getattr(failure, "_unique_key", ""))
+        # Schemathesis keeps one failure per operation and kind; each run (valid, invalid, coerced)
+        # finds its own, so a coerced number and a mutated body accepted are two findings.
+        identity = (
+            run_mode.value,
+            mode.value,
+            check,
+            type(failure).__name__,
+            getattr(failure, "_unique_key", ""),
+        )
         tally.add_failure(identity, finding)
 
     def error(self, mode: Mode, event: events.NonFatalError) -> None:
