@@ -102,6 +102,9 @@ def test_built_documents_hold_only_fuzzed_operations_with_error_envelopes(mode: 
                 body = operation["responses"][str(status)]["content"]["application/json"]["schema"]
                 assert body == {"$ref": "#/components/schemas/ErrorResponse"}, path
     assert "security" not in spec
+    chat = spec["paths"]["/chat/completions"]["post"][EXTENSION]
+    assert chat["invalid_request_cap"] == {"max_completion_tokens": 8}
+    assert chat["cap_keys"] == ["max_tokens", "max_completion_tokens"]
     retrieve = spec["paths"]["/models/{model}"]["get"]["parameters"][0]
     assert retrieve["schema"] == {"type": "string", "enum": [MODEL]}
 

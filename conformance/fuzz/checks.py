@@ -26,9 +26,6 @@ from conformance.openapi import schema_errors
 
 ERROR_SCHEMA = "ErrorResponse"
 DONE = "[DONE]"
-# A cap for invalid requests a lenient server might accept anyway: bounds their cost, and cannot
-# make them valid (a request body's properties are independent in the spec).
-NEGATIVE_MAX_TOKENS = 8
 
 
 def _meta(case: schemathesis.Case) -> dict[str, Any] | None:
@@ -257,8 +254,9 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
     mutations draw strings no parser coerces. Schemathesis revalidates a case a hook edits, so
     such a request is judged as the invalid request it is (it must get a 4xx).
 
-    Invalid requests: add a small `max_completion_tokens` when no cap is set, so a server that
-    wrongly accepts one answers in a bounded time (the finding is the acceptance, not its cost).
+    Invalid requests: add the overlay's `invalid_request_cap` (a small token limit) when the request
+    sets none, so a server that wrongly accepts one answers in a bounded time (the finding is the
+    acceptance, not its cost).
     """
     meta = _meta(case)
     if meta is None or not isinstance(case.body, dict):
@@ -270,10 +268,9 @@ def before_call(context: schemathesis.HookContext, case: schemathesis.Case, kwar
         if target is not None:
             body[target] = json.dumps(body[target])
         case.body = body
-    elif (
-        meta.get("caps_tokens") and "max_tokens" not in case.body and "max_completion_tokens" not in case.body
-    ):
-        case.body = {**case.body, "max_completion_tokens": NEGATIVE_MAX_TOKENS}
+    elif meta.get("invalid_request_cap") and not any(key in case.body for key in meta.get("cap_keys", [])):
+        # A cap cannot make an invalid request valid: the spec's request properties are independent.
+        case.body = {**case.body, **meta["invalid_request_cap"]}
 
 
 def coerced_parameters(body: Any) -> dict[str, str]:

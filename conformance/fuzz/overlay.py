@@ -34,6 +34,7 @@ OVERLAY_PATH = Path(__file__).with_name("overlay.yaml")
 MODEL_PLACEHOLDER = "$MODEL"
 EXTENSION = "x-conformance"
 _REF_PREFIX = "#/components/schemas/"
+TOKEN_CAPS = ("max_tokens", "max_completion_tokens", "max_output_tokens")
 
 
 class Mode(StrEnum):
@@ -246,7 +247,8 @@ def build_spec(
             "response": endpoint.response,
             "response_variants": entry.get("response_variants", []),
             "stream_response": endpoint.stream_response,
-            "caps_tokens": "max_completion_tokens" in entry.get("request", {}).get("keep", []),
+            "invalid_request_cap": entry.get("request", {}).get("invalid_request_cap"),
+            "cap_keys": [k for k in entry.get("request", {}).get("keep", []) if k in TOKEN_CAPS],
         }
         pinned = _substitute(entry.get("path_parameters", {}), model)
         parameters = []
