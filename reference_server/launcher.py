@@ -46,8 +46,14 @@ def running_server(
     startup_timeout: float = 120.0,
     log_path: str | None = None,
 ) -> Iterator[RunningServer]:
-    """Run `python -m reference_server` on 127.0.0.1 until the block exits."""
+    """Run `python -m reference_server` on 127.0.0.1 until the block exits.
+
+    A throwaway server keeps stored responses in memory unless `extra_args` name a --responses-db,
+    so tests and self-runs never write into the user's data directory.
+    """
     port = port or free_port()
+    if not any(a == "--responses-db" or a.startswith("--responses-db=") for a in extra_args):
+        extra_args = [*extra_args, "--responses-db", ":memory:"]
     cmd = [sys.executable, "-m", "reference_server", "--host", "127.0.0.1", "--port", str(port), *extra_args]
     if api_key:
         cmd += ["--api-key", api_key]
