@@ -325,6 +325,8 @@ def test_bad_query_parameters(server: RunningServer, model_id: str) -> None:
     assert_error(httpx.get(url, params={"limit": "x"}), 400, "limit")
     assert_error(httpx.get(url, params={"order": "up"}), 400, "order")
     assert_error(httpx.get(url, params={"after": "msg_nope"}), 400, "after")
+    assert_error(httpx.post(f"{server.base_url}/responses/{created['id']}/cancel"), 400, "response_id")
+    assert_error(httpx.post(f"{server.base_url}/responses/resp_nope/cancel"), 404, None)
 
 
 def test_unusable_database_path_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

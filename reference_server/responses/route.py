@@ -144,6 +144,14 @@ async def delete_response(request: Request, response_id: str) -> Any:
     return JSONResponse({"id": response_id, "object": "response", "deleted": True})
 
 
+@router.post("/v1/responses/{response_id}/cancel")
+async def cancel_response(request: Request, response_id: str) -> Any:
+    """Only background responses can be cancelled, and this server runs none in the background."""
+    if await asyncio.to_thread(_store(request).get, response_id) is None:
+        raise not_found(response_id)
+    raise APIError(400, "Only responses created with background=true can be cancelled.", param="response_id")
+
+
 def _limit(request: Request) -> int:
     raw = request.query_params.get("limit")
     if raw is None:
