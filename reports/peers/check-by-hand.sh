@@ -8,7 +8,7 @@ GGUF="$(bundled_gguf)"
 REF="$(free_port)"; LCP="$(free_port)"; LLM="$(free_port)"
 start /tmp/hand-ref.log "$PY_MAIN" -m reference_server --host 127.0.0.1 --port "$REF"
 start /tmp/hand-lcp.log "$REPO/.venv-peers/bin/python" -m llama_cpp.server --model "$GGUF" \
-  --model_alias "$MODEL" --host 127.0.0.1 --port "$LCP" --n_ctx 2048
+  --model_alias "$MODEL" --host 127.0.0.1 --port "$LCP" --n_ctx 2048 --embedding true
 wait_models "http://127.0.0.1:$REF/v1"
 CONFIG="$(mktemp --suffix=.yaml)"
 printf 'model_list:\n  - model_name: %s\n    litellm_params:\n      model: openai/%s\n      api_base: http://127.0.0.1:%s/v1\n      api_key: none\nlitellm_settings:\n  telemetry: false\n' \

@@ -12,7 +12,7 @@ PORT="$(free_port)"
 GGUF="$(bundled_gguf)"
 # Same model id as the reference server lists, so the two runs differ only in the server.
 start /tmp/peer-llama-cpp-python.log "$VENV/bin/python" -m llama_cpp.server --model "$GGUF" \
-  --model_alias SmolLM2-135M-Instruct.Q4_1 --host 127.0.0.1 --port "$PORT" --n_ctx 2048
+  --model_alias SmolLM2-135M-Instruct.Q4_1 --host 127.0.0.1 --port "$PORT" --n_ctx 2048 --embedding true
 wait_models "http://127.0.0.1:$PORT/v1"
-VERSIONS="llama-cpp-python[server] $(pkg_version "$VENV/bin/python" llama-cpp-python), fastapi $(pkg_version "$VENV/bin/python" fastapi), sse-starlette $(pkg_version "$VENV/bin/python" sse-starlette), uvicorn $(pkg_version "$VENV/bin/python" uvicorn); server flags: --n_ctx 2048 --model_alias SmolLM2-135M-Instruct.Q4_1"
+VERSIONS="llama-cpp-python[server] $(pkg_version "$VENV/bin/python" llama-cpp-python), fastapi $(pkg_version "$VENV/bin/python" fastapi), sse-starlette $(pkg_version "$VENV/bin/python" sse-starlette), uvicorn $(pkg_version "$VENV/bin/python" uvicorn); server flags: --n_ctx 2048 --embedding true (serves /v1/embeddings) --model_alias SmolLM2-135M-Instruct.Q4_1"
 run_suite llama-cpp-python "http://127.0.0.1:$PORT/v1" "$VERSIONS" "$@"
