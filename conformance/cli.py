@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--model", metavar="M", help="model to test (default: the first one GET /models lists)")
     run.add_argument(
-        "--api-key", metavar="K", help=f"API key sent as a bearer token (default: ${API_KEY_ENV})"
+        "--api-key", metavar="K", help=f"API key sent as a bearer token (default: the --provider profile's key variable, then ${API_KEY_ENV})"
     )
     run.add_argument(
         "--provider",
