@@ -70,7 +70,7 @@ def test_markdown_matrix_rows_states_and_order() -> None:
     all_tables = _md_tables(text)
     tables = [t for t in all_tables if t[0][0] != "Feature"]  # the feature checklists: tests/test_features.py
     assert [t[0] for t in tables] == [["Parameter", "State", "Evidence"]] * 3
-    assert [t[0] for t in all_tables if t[0][0] == "Feature"] == [["Feature", "State"]]
+    assert {tuple(t[0]) for t in all_tables if t[0][0] == "Feature"} == {("Feature", "State")}
     rows = {r[0].strip("`"): r for t in tables for r in t[2:]}
     assert all(len(r) == 3 for r in rows.values()), "an escaped pipe broke a row"
     expected = {
