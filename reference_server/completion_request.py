@@ -18,8 +18,9 @@ from .chat_request import unsupported
 from .engine import Engine, GenerationRequest
 from .errors import APIError, invalid_value
 from .registry import ServedModel
+from .request_model import RequestModel
 from .sampling import SamplingParams
-from .schemas import INT64_MAX, INT64_MIN, Penalty, StreamOptions, _Strict
+from .schemas import INT64_MAX, INT64_MIN, Penalty, StreamOptions
 
 DEFAULT_MAX_TOKENS = 16  # the API's documented default for this endpoint
 _DOCUMENT_SEPARATOR = "<|endoftext|>"  # what an empty prompt means, per OpenAI's documentation
@@ -28,7 +29,7 @@ _FIM_KEYS = ("tokenizer.ggml.fim_pre_token_id", "tokenizer.ggml.fim_suf_token_id
 TokenIds = Annotated[list[StrictInt], Field(min_length=1)]
 
 
-class CompletionRequest(_Strict):
+class CompletionRequest(RequestModel):
     """The body of `POST /v1/completions`, with the ranges of OpenAI's `CreateCompletionRequest`."""
 
     model: str

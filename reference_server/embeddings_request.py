@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import Field, StrictInt, StrictStr
 
 from .embedding_engine import EmbeddingShape
 from .errors import APIError, invalid_value
+from .request_model import RequestModel
 
 MAX_INPUTS = 2048
 MAX_TOKENS_PER_REQUEST = 300_000  # OpenAI's limit on the sum over all inputs
@@ -27,10 +28,8 @@ EmbeddingInput = (
 )
 
 
-class EmbeddingRequest(BaseModel):
-    """Unknown fields are an error, as on OpenAI's API."""
-
-    model_config = ConfigDict(extra="forbid")
+class EmbeddingRequest(RequestModel):
+    """The body of `POST /v1/embeddings`."""
 
     model: str
     input: EmbeddingInput

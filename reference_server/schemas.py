@@ -10,43 +10,39 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from .request_model import RequestModel
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 
 
-class _Strict(BaseModel):
-    """Unknown fields are an error, as on OpenAI's API, so typos never pass silently."""
-
-    model_config = ConfigDict(extra="forbid")
-
-
 # --- content parts -------------------------------------------------------------------------------
 
 
-class TextPart(_Strict):
+class TextPart(RequestModel):
     type: Literal["text"]
     text: str
     prompt_cache_breakpoint: Any = None
 
 
-class RefusalPart(_Strict):
+class RefusalPart(RequestModel):
     type: Literal["refusal"]
     refusal: str
 
 
-class ImagePart(_Strict):
+class ImagePart(RequestModel):
     type: Literal["image_url"]
     image_url: dict[str, Any]
 
 
-class AudioPart(_Strict):
+class AudioPart(RequestModel):
     type: Literal["input_audio"]
     input_audio: dict[str, Any]
 
 
-class FilePart(_Strict):
+class FilePart(RequestModel):
     type: Literal["file"]
     file: dict[str, Any]
 
@@ -60,36 +56,36 @@ TextContent = str | Annotated[list[TextPart], Field(min_length=1)]
 # --- messages ------------------------------------------------------------------------------------
 
 
-class SystemMessage(_Strict):
+class SystemMessage(RequestModel):
     role: Literal["system"]
     content: TextContent
     name: str | None = None
 
 
-class DeveloperMessage(_Strict):
+class DeveloperMessage(RequestModel):
     role: Literal["developer"]
     content: TextContent
     name: str | None = None
 
 
-class UserMessage(_Strict):
+class UserMessage(RequestModel):
     role: Literal["user"]
     content: str | Annotated[list[UserPart], Field(min_length=1)]
     name: str | None = None
 
 
-class CalledFunction(_Strict):
+class CalledFunction(RequestModel):
     name: str
     arguments: str  # JSON text, as the model wrote it
 
 
-class FunctionToolCall(_Strict):
+class FunctionToolCall(RequestModel):
     id: str
     type: Literal["function"]
     function: CalledFunction
 
 
-class CustomToolCall(_Strict):
+class CustomToolCall(RequestModel):
     id: str
     type: Literal["custom"]
     custom: dict[str, Any]
@@ -98,7 +94,7 @@ class CustomToolCall(_Strict):
 ToolCall = Annotated[FunctionToolCall | CustomToolCall, Field(discriminator="type")]
 
 
-class AssistantMessage(_Strict):
+class AssistantMessage(RequestModel):
     role: Literal["assistant"]
     content: str | Annotated[list[AssistantPart], Field(min_length=1)] | None = None
     refusal: str | None = None
@@ -108,13 +104,13 @@ class AssistantMessage(_Strict):
     function_call: dict[str, Any] | None = None
 
 
-class ToolMessage(_Strict):
+class ToolMessage(RequestModel):
     role: Literal["tool"]
     content: TextContent
     tool_call_id: str
 
 
-class FunctionMessage(_Strict):
+class FunctionMessage(RequestModel):
     role: Literal["function"]
     content: str | None
     name: str
@@ -131,19 +127,19 @@ Message = Annotated[
 FunctionName = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]+$", min_length=1, max_length=64)]
 
 
-class FunctionDefinition(_Strict):
+class FunctionDefinition(RequestModel):
     name: FunctionName
     description: str | None = None
     parameters: dict[str, Any] | None = None  # a JSON Schema; checked (and compiled) in tools.py
     strict: bool | None = None
 
 
-class FunctionTool(_Strict):
+class FunctionTool(RequestModel):
     type: Literal["function"]
     function: FunctionDefinition
 
 
-class CustomTool(_Strict):
+class CustomTool(RequestModel):
     type: Literal["custom"]
     custom: dict[str, Any]
 
@@ -151,26 +147,26 @@ class CustomTool(_Strict):
 Tool = Annotated[FunctionTool | CustomTool, Field(discriminator="type")]
 
 
-class ToolChoiceFunction(_Strict):
+class ToolChoiceFunction(RequestModel):
     name: str
 
 
-class NamedToolChoice(_Strict):
+class NamedToolChoice(RequestModel):
     type: Literal["function"]
     function: ToolChoiceFunction
 
 
-class CustomToolChoice(_Strict):
+class CustomToolChoice(RequestModel):
     type: Literal["custom"]
     custom: dict[str, Any]
 
 
-class AllowedTools(_Strict):
+class AllowedTools(RequestModel):
     mode: Literal["auto", "required"]
     tools: list[dict[str, Any]]
 
 
-class AllowedToolsChoice(_Strict):
+class AllowedToolsChoice(RequestModel):
     type: Literal["allowed_tools"]
     allowed_tools: AllowedTools
 
@@ -181,22 +177,22 @@ ToolChoice = (
 )
 
 
-class TextFormat(_Strict):
+class TextFormat(RequestModel):
     type: Literal["text"]
 
 
-class JsonObjectFormat(_Strict):
+class JsonObjectFormat(RequestModel):
     type: Literal["json_object"]
 
 
-class JsonSchemaSpec(_Strict):
+class JsonSchemaSpec(RequestModel):
     name: FunctionName
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     strict: bool | None = None
 
 
-class JsonSchemaFormat(_Strict):
+class JsonSchemaFormat(RequestModel):
     type: Literal["json_schema"]
     json_schema: JsonSchemaSpec
 
@@ -207,7 +203,7 @@ ResponseFormat = Annotated[TextFormat | JsonObjectFormat | JsonSchemaFormat, Fie
 # --- the request ---------------------------------------------------------------------------------
 
 
-class StreamOptions(_Strict):
+class StreamOptions(RequestModel):
     include_usage: bool | None = None
     include_obfuscation: bool | None = None
 
@@ -215,7 +211,7 @@ class StreamOptions(_Strict):
 Penalty = Annotated[float, Field(ge=-2, le=2)]
 
 
-class ChatCompletionRequest(_Strict):
+class ChatCompletionRequest(RequestModel):
     """`POST /v1/chat/completions`. Fields the server cannot honour are rejected by the route."""
 
     model: str

@@ -105,6 +105,38 @@ def test_bad_field_is_400_naming_it(server: RunningServer, model_id: str, change
     assert_error(post(server, body), 400, param=param, code=code)
 
 
+# Numbers and booleans spelled as strings: pydantic's lax mode would coerce them, OpenAI refuses them.
+SPELLED_AS_STRINGS = [
+    ("chat/completions", {"messages": HI}, {"temperature": "0.5"}, "temperature"),
+    ("chat/completions", {"messages": HI}, {"stream": "true"}, "stream"),
+    ("chat/completions", {"messages": HI}, {"max_tokens": "5"}, "max_tokens"),
+    ("chat/completions", {"messages": HI}, {"n": "2"}, "n"),
+    ("chat/completions", {"messages": HI}, {"temperature": True}, "temperature"),
+    ("chat/completions", {"messages": HI}, {"max_tokens": 5.5}, "max_tokens"),
+    ("chat/completions", {"messages": HI, "stream": True}, {"stream_options": {"include_usage": "1"}}, "stream_options.include_usage"),
+    ("completions", {"prompt": "hi"}, {"echo": "false"}, "echo"),
+    ("completions", {"prompt": "hi"}, {"top_p": "1"}, "top_p"),
+    ("embeddings", {"input": "hi"}, {"dimensions": "8"}, "dimensions"),
+    ("responses", {"input": "hi"}, {"max_output_tokens": "20"}, "max_output_tokens"),
+    ("responses", {"input": "hi"}, {"store": "false"}, "store"),
+]
+
+
+@pytest.mark.parametrize(("path", "base", "change", "param"), SPELLED_AS_STRINGS)
+def test_scalars_of_the_wrong_json_type_are_400_invalid_type(
+    server: RunningServer, model_id: str, path: str, base: dict, change: dict, param: str
+) -> None:
+    body = {"model": model_id, **base, **change}
+    response = httpx.post(f"{server.base_url}/{path}", json=body, timeout=60)
+    assert_error(response, 400, param=param, code="invalid_type")
+
+
+def test_an_integer_is_still_a_number(server: RunningServer, model_id: str) -> None:
+    """Strict typing must not refuse `1` where the API takes a decimal, as OpenAI does not."""
+    body = {"model": model_id, "messages": HI, "max_tokens": 1, "temperature": 1, "top_p": 1, "presence_penalty": 0}
+    assert post(server, body).status_code == 200
+
+
 def test_missing_required_fields(server: RunningServer, model_id: str) -> None:
     assert_error(post(server, {"messages": HI}), 400, param="model", code="missing_required_parameter")
     assert_error(post(server, {"model": model_id}), 400, param="messages", code="missing_required_parameter")

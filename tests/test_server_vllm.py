@@ -103,7 +103,7 @@ def test_ignore_eos_runs_to_max_tokens(server: RunningServer, model_id: str) -> 
     ("change", "param", "code"),
     [
         ({"top_k": -2}, "top_k", "invalid_value"),
-        ({"top_k": 1.5}, "top_k", "invalid_value"),
+        ({"top_k": 1.5}, "top_k", "invalid_type"),  # a decimal where an integer is due, as OpenAI says
         ({"min_p": 1.5}, "min_p", "decimal_above_max_value"),
         ({"repetition_penalty": 0}, "repetition_penalty", "decimal_below_min_value"),
         ({"stop_token_ids": [10**7]}, "stop_token_ids", "invalid_value"),

@@ -10,37 +10,33 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, ConfigDict, Field
 
+from ..request_model import RequestModel
 from ..schemas import INT64_MAX
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
 
 # --- content parts -------------------------------------------------------------------------------
 
 
-class InputText(_Strict):
+class InputText(RequestModel):
     type: Literal["input_text"]
     text: str
     prompt_cache_breakpoint: dict[str, Any] | None = None
 
 
-class OutputText(_Strict):
+class OutputText(RequestModel):
     type: Literal["output_text"]
     text: str
     annotations: list[dict[str, Any]] = Field(default_factory=list)
     logprobs: list[dict[str, Any]] | None = None
 
 
-class Refusal(_Strict):
+class Refusal(RequestModel):
     type: Literal["refusal"]
     refusal: str
 
 
-class MediaPart(BaseModel):
+class MediaPart(RequestModel):
     """Images, files and audio: recognised so the refusal names them, never rendered."""
 
     model_config = ConfigDict(extra="allow")
@@ -53,7 +49,7 @@ ContentPart = Annotated[InputText | OutputText | Refusal | MediaPart, Field(disc
 # --- input items ---------------------------------------------------------------------------------
 
 
-class MessageItem(_Strict):
+class MessageItem(RequestModel):
     """Both the "easy" message (no type, string content) and the typed input/output message."""
 
     type: Literal["message"] = "message"
@@ -64,7 +60,7 @@ class MessageItem(_Strict):
     phase: Literal["commentary", "final_answer"] | None = None
 
 
-class FunctionCallItem(_Strict):
+class FunctionCallItem(RequestModel):
     type: Literal["function_call"]
     call_id: Annotated[str, Field(min_length=1)]
     name: str
@@ -74,7 +70,7 @@ class FunctionCallItem(_Strict):
     namespace: str | None = None
 
 
-class FunctionCallOutputItem(_Strict):
+class FunctionCallOutputItem(RequestModel):
     type: Literal["function_call_output"]
     call_id: Annotated[str, Field(min_length=1, max_length=64)]
     output: str | list[ContentPart]
@@ -99,7 +95,7 @@ InputItem = Annotated[
 # --- options -------------------------------------------------------------------------------------
 
 
-class Reasoning(_Strict):
+class Reasoning(RequestModel):
     effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
     summary: Literal["auto", "concise", "detailed"] | None = None
     generate_summary: Literal["auto", "concise", "detailed"] | None = None
@@ -107,15 +103,15 @@ class Reasoning(_Strict):
     context: Literal["auto", "current_turn", "all_turns"] | None = None
 
 
-class FormatText(_Strict):
+class FormatText(RequestModel):
     type: Literal["text"]
 
 
-class FormatJsonObject(_Strict):
+class FormatJsonObject(RequestModel):
     type: Literal["json_object"]
 
 
-class FormatJsonSchema(_Strict):
+class FormatJsonSchema(RequestModel):
     type: Literal["json_schema"]
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
     schema_: dict[str, Any] = Field(alias="schema")
@@ -126,16 +122,16 @@ class FormatJsonSchema(_Strict):
 TextFormat = Annotated[FormatText | FormatJsonObject | FormatJsonSchema, Field(discriminator="type")]
 
 
-class TextConfig(_Strict):
+class TextConfig(RequestModel):
     format: TextFormat | None = None
     verbosity: Literal["low", "medium", "high"] | None = None
 
 
-class StreamOptions(_Strict):
+class StreamOptions(RequestModel):
     include_obfuscation: bool | None = None
 
 
-class CreateResponseRequest(_Strict):
+class CreateResponseRequest(RequestModel):
     """`POST /v1/responses`. Fields the server cannot honour are rejected by the planner."""
 
     model: str
