@@ -54,10 +54,6 @@ def test_reference_server_comes_out_clean(server: RunningServer) -> None:
     assert results.stop_reason == "completed"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference server bug (reported): pydantic's lax mode takes numbers and booleans spelled as strings",
-)
 def test_reference_server_refuses_numbers_spelled_as_strings(server: RunningServer) -> None:
     results = run_fuzz(server.base_url, max_examples=CI_EXAMPLES, seed=20240601, modes=(Mode.COERCION,))
     assert results.ok, _report(results)
