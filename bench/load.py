@@ -100,9 +100,14 @@ def measure_load(base_url: str, model: str, settings: Settings, log: Callable[[s
     return out
 
 
-async def _followup(client: httpx.AsyncClient, base_url: str, model: str, settings: Settings) -> float:
-    """Latency of a short streamed request, read to its end."""
-    body = chat_body(model, settings.messages(0), settings.disconnect.followup_max_tokens)
+async def _followup(client: httpx.AsyncClient, base_url: str, model: str, settings: Settings, tag: str) -> float:
+    """Latency of a short streamed request, read to its end.
+
+    Both follow-ups come after one of the leavers' prompts, with which they share only the chat
+    template, so the prompt cache helps the idle baseline and the follow-up alike.
+    """
+    messages = [{"role": "user", "content": f"Reply with one word. Request {tag}"}]
+    body = chat_body(model, messages, settings.disconnect.followup_max_tokens)
     timing = await stream_chat(client, base_url, body)
     if timing.error or not timing.done:
         raise RuntimeError(f"follow-up request failed: {timing.error or 'stream did not end'}")
@@ -122,10 +127,12 @@ async def _disconnect_run(base_url: str, model: str, settings: Settings) -> dict
     budget = settings.disconnect
     limits = httpx.Limits(max_connections=budget.clients + 4)
     async with httpx.AsyncClient(timeout=httpx.Timeout(900.0), limits=limits) as client:
-        idle = await _followup(client, base_url, model, settings)
+        # Leave a leaver's prompt in the cache first, as the leavers will before the second follow-up.
+        await stream_chat(client, base_url, chat_body(model, settings.messages(0), 1))
+        idle = await _followup(client, base_url, model, settings, "A")
         bodies = [chat_body(model, settings.messages(i), budget.max_tokens) for i in range(budget.clients)]
         leavers = await asyncio.gather(*(_leaver(client, base_url, b, budget.patience_s) for b in bodies))
-        after = await _followup(client, base_url, model, settings)
+        after = await _followup(client, base_url, model, settings, "B")
         healthy = (await client.get(f"{base_url}/models")).status_code == 200
     return {
         "idle_followup_s": idle,
