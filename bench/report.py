@@ -9,10 +9,12 @@ from typing import Any
 from tabulate import tabulate
 
 
-def _fmt(fig: dict[str, Any] | None, unit: str = "", digits: int = 2) -> str:
+def _fmt(fig: dict[str, Any] | None, unit: str = "", digits: int = 2, quartiles: bool = False) -> str:
+    """`median [min-max] n=runs`; with quartiles (for many noisy samples) `median (p25..p75) [min-max]`."""
     if not fig or fig.get("median") is None:
         return "n/a"
-    return f"{fig['median']:.{digits}f}{unit} [{fig['min']:.{digits}f}-{fig['max']:.{digits}f}] n={fig['n']}"
+    iqr = f" (IQR {fig['p25']:.{digits}f}..{fig['p75']:.{digits}f})" if quartiles else ""
+    return f"{fig['median']:.{digits}f}{unit}{iqr} [{fig['min']:.{digits}f}..{fig['max']:.{digits}f}] n={fig['n']}"
 
 
 def _verdict(fig: dict[str, Any] | None, *, at_least: float | None = None, at_most: float | None = None) -> str:
@@ -37,16 +39,17 @@ def rows(results: dict[str, Any]) -> list[dict[str, str]]:
                         ("peer-server", "llama-cpp-python server")]:  # fmt: skip
         if name in contenders:
             add(f"decode tokens/s, {label}", _fmt(contenders[name]["decode_tokens_per_s"], digits=1))
-            add(f"time to first token, {label}", _fmt(contenders[name]["ttft_ms"], " ms", 1))
+            add(f"time to first token, {label}", _fmt(contenders[name]["ttft_ms"], " ms", 1, quartiles=True))
     if "decode_vs_in-process" in ratios:
         fig = ratios["decode_vs_in-process"]
         add("decode ratio: reference / in-process", _fmt(fig, "x", 3), ">= 0.95x", _verdict(fig, at_least=0.95))
         fig = ratios["ttft_overhead_ms_vs_in-process"]
-        add("TTFT overhead: reference - in-process", _fmt(fig, " ms", 1), "<= 10 ms", _verdict(fig, at_most=10.0))
+        add("TTFT overhead: reference - in-process (paired)", _fmt(fig, " ms", 1, quartiles=True), "<= 10 ms",
+            _verdict(fig, at_most=10.0))  # fmt: skip
     if "decode_vs_peer-server" in ratios:
         fig = ratios["decode_vs_peer-server"]
         add("decode ratio: reference / llama-cpp-python server", _fmt(fig, "x", 3), ">= 1.0x", _verdict(fig, at_least=1.0))
-        add("TTFT ratio: reference / llama-cpp-python server", _fmt(ratios["ttft_vs_peer-server"], "x", 3))
+        add("TTFT ratio: reference / llama-cpp-python server (paired)", _fmt(ratios["ttft_vs_peer-server"], "x", 3, quartiles=True))
     elif results.get("peer", {}).get("reason"):
         add("llama-cpp-python server", "not measured: " + results["peer"]["reason"][:80])
     for clients, fig in (results.get("load") or {}).get("clients", {}).items():
@@ -74,7 +77,7 @@ def rows(results: dict[str, Any]) -> list[dict[str, str]]:
     if overhead:
         add(f"suite wall time ({overhead['cases']} cases, concurrency {overhead['concurrency']})", _fmt(overhead["wall_s"], " s", 1))
         fig = overhead["overhead_share"]
-        pct = {k: (v * 100 if isinstance(v, float) else v) for k, v in fig.items()}
+        pct = {k: (v * 100 if isinstance(v, float) else v) for k, v in fig.items() if k != "runs"}
         add("harness overhead share of the run", _fmt(pct, "%", 2), "<= 5%", _verdict(fig, at_most=0.05))
         add("cases/s against the reference server", _fmt(overhead["cases_per_s"], digits=2))
     stub = harness.get("stub")

@@ -16,6 +16,7 @@ class SingleBudget:
     rounds: int
     max_tokens: int
     prompts: int
+    ttft_samples: int  # short requests per contender for time to first token, interleaved
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from typing import Any
 
 
 def summary(values: Sequence[float], digits: int = 4) -> dict[str, Any]:
-    """Median, min, max, relative spread ((max - min) / |median|) and the number of runs."""
+    """Median, min, max, relative spread ((max - min) / |median|), quartiles and the number of runs."""
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
-        return {"median": None, "min": None, "max": None, "spread": None, "n": 0, "runs": []}
+        return {"median": None, "min": None, "max": None, "spread": None, "p25": None, "p75": None, "n": 0, "runs": []}
     median = statistics.median(finite)
     spread = (max(finite) - min(finite)) / abs(median) if median else None
     return {
@@ -24,6 +24,8 @@ def summary(values: Sequence[float], digits: int = 4) -> dict[str, Any]:
         "min": round(min(finite), digits),
         "max": round(max(finite), digits),
         "spread": round(spread, 4) if spread is not None else None,
+        "p25": round(percentile(finite, 25), digits),
+        "p75": round(percentile(finite, 75), digits),
         "n": len(finite),
         "runs": [round(v, digits) for v in finite],
     }
