@@ -51,14 +51,32 @@ def _single_stream(settings: Settings, ref_url: str, ref_model: str, args: argpa
     with contextlib.ExitStack() as stack:
         python, reason = (None, "skipped (--skip-peer)") if args.skip_peer else peer_server.find_peer_python(args.peer_python)
         if python is not None:
-            try:
-                peer_url = stack.enter_context(
+            peer_python = python
+
+            def start_peer() -> single_stream.Contender:
+                url = stack.enter_context(
                     peer_server.running_peer_server(
-                        python, model_path, n_ctx=settings.n_ctx, threads=settings.threads, log_path=workdir / "peer.log"
+                        peer_python, model_path, n_ctx=settings.n_ctx, threads=settings.threads, log_path=workdir / "peer.log"
                     )
                 )
-                contenders.append(http.contender("peer-server", peer_url, peer_server.MODEL_ALIAS, usage=False))
-                results["peer"] = {"available": True, "python": str(python), "llama_cpp_version": peer_server.peer_version(python)}
+                return http.contender("peer-server", url, peer_server.MODEL_ALIAS, usage=False)
+
+            try:
+                peer = [start_peer()]
+                results["peer"] = {"available": True, "python": str(python), "llama_cpp_version": peer_server.peer_version(python),
+                                   "restarts": 0}  # fmt: skip
+
+                def peer_stream(messages: list[dict[str, str]], max_tokens: int) -> Any:
+                    """Another process on the machine once stopped the peer mid-run: restart it once per failure."""
+                    timing = peer[0].stream(messages, max_tokens)
+                    if timing.error and timing.error.startswith("ConnectError"):
+                        _log("  llama-cpp-python server went away; restarting it")
+                        results["peer"]["restarts"] += 1
+                        peer[0] = start_peer()
+                        timing = peer[0].stream(messages, max_tokens)
+                    return timing
+
+                contenders.append(single_stream.Contender("peer-server", peer_stream))
             except RuntimeError as exc:
                 reason = str(exc)
         if len(contenders) < 3:
