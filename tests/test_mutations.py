@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,43 +24,30 @@ from mutating_proxy import (
     error,
     hang_after_first_chunk,
     hang_before_headers,
-    running_proxy,
 )
+from mutation_support import (
+    BROKEN,
+    IGNORED,
+    REJECTED,
+    SCHEMA,
+    SKIPPED,
+    assert_only_flagged,
+    assert_unmutated_passes,
+    chat,
+    edited_copy,
+    edited_or_replaced_copy,
+    has,
+    plain,
+    proxy_fixture,
+    streamed,
+    strip,
+)
+from mutation_support import Row as BaseRow
 
-from conformance.api import RunConfig, resolve_model, run_suite
+from conformance.api import RunConfig, run_suite
 from conformance.results import CellState, Verdict
-from reference_server.launcher import RunningServer
-
-# --- expected outcomes ---------------------------------------------------------------------------
-
-IGNORED = (Verdict.FAIL, CellState.IGNORED)
-SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
-REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
-BROKEN = (Verdict.ERROR, CellState.BROKEN)
-SKIPPED = (Verdict.SKIPPED, CellState.UNTESTED)
 
 # --- mutation builders ---------------------------------------------------------------------------
-
-
-def chat(ctx: Ctx) -> bool:
-    return ctx.chat
-
-
-def plain(ctx: Ctx) -> bool:
-    return ctx.chat and not ctx.stream
-
-
-def streamed(ctx: Ctx) -> bool:
-    return ctx.chat and ctx.stream
-
-
-def has(*params: str) -> Callable[[Ctx], bool]:
-    return lambda ctx: ctx.chat and any(p in (ctx.json or {}) for p in params)
-
-
-def strip(*params: str) -> Mutation:
-    """The server ignores these parameters."""
-    return Mutation(when=has(*params), request=lambda j: {k: v for k, v in j.items() if k not in params})
 
 
 def rewrite(when: Callable[[Ctx], bool], **values: Any) -> Mutation:
@@ -71,24 +58,12 @@ def body(
     fn: Callable[[dict[str, Any]], None], when: Callable[[Ctx], bool] = plain, statuses: tuple[int, ...] = (200,)
 ) -> Mutation:
     """Alter the non-streamed JSON answer in place (by default only a 200 answer)."""
-
-    def apply(b: Any, ctx: Ctx) -> Any:
-        b = copy.deepcopy(b)
-        fn(b)
-        return b
-
-    return Mutation(when=when, body=apply, statuses=statuses)
+    return Mutation(when=when, body=edited_copy(fn), statuses=statuses)
 
 
 def chunks(fn: Callable[[list[Any]], list[Any] | None], when: Callable[[Ctx], bool] = streamed) -> Mutation:
     """Alter the list of stream events (chunk dicts, then DONE)."""
-
-    def apply(events: list[Any], ctx: Ctx) -> list[Any]:
-        events = copy.deepcopy(events)
-        out = fn(events)
-        return events if out is None else out
-
-    return Mutation(when=when, events=apply)
+    return Mutation(when=when, events=edited_or_replaced_copy(fn))
 
 
 def refuse(when: Callable[[Ctx], bool], status: int = 400, param: str | None = None) -> Mutation:
@@ -208,11 +183,7 @@ def model_replaced(j: dict[str, Any]) -> dict[str, Any]:
 
 
 @dataclass
-class Row:
-    name: str
-    mutation: Mutation
-    only: list[str]
-    flagged: dict[str, tuple[Verdict, CellState]]
+class Row(BaseRow):
     timeout: float = 60.0
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -295,11 +266,7 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def proxy(server: RunningServer) -> Iterator[RunningProxy]:
-    SERVED_MODEL["id"] = resolve_model(server.base_url, None, None)
-    with running_proxy(server.base_url, {"none": Mutation(when=lambda c: False), **{r.name: r.mutation for r in ROWS}}) as p:
-        yield p
+proxy = proxy_fixture(ROWS, SERVED_MODEL)
 
 
 def test_table_names_are_unique() -> None:
@@ -308,10 +275,7 @@ def test_table_names_are_unique() -> None:
 
 def test_unmutated_proxy_passes(proxy: RunningProxy) -> None:
     """The proxy itself changes nothing: a clean pass through it is the baseline for every row."""
-    results = run_suite(RunConfig(base_url=proxy.base_url("none"), only=["chat.stream.framing", "models.list", "chat.basic"]))
-    assert {c.case_id: c.verdict for c in results.cases} == dict.fromkeys(
-        ["chat.stream.framing", "models.list", "chat.basic"], Verdict.PASS
-    ), [c.reason for c in results.cases]
+    assert_unmutated_passes(proxy, ["chat.stream.framing", "models.list", "chat.basic"])
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
@@ -319,18 +283,4 @@ def test_mutation_is_flagged(proxy: RunningProxy, row: Row) -> None:
     results = run_suite(
         RunConfig(base_url=proxy.base_url(row.name), model=row.model, only=row.only, timeout=row.timeout, concurrency=4)
     )
-    by_id = {c.case_id: c for c in results.cases}
-    assert set(row.flagged) <= set(by_id), f"selection {row.only} misses {set(row.flagged) - set(by_id)}"
-    cells = {(c.endpoint, c.parameter): c for c in results.cells}
-    problems = []
-    for case in results.cases:
-        wanted_verdict, wanted_state = row.flagged.get(case.case_id, (Verdict.PASS, CellState.SUPPORTED))
-        cell = cells[(case.endpoint, case.parameter)]
-        flagged_in_row = [cid for cid in cell.case_ids if cid in row.flagged]
-        if case.verdict is not wanted_verdict:
-            problems.append(f"{case.case_id}: {case.verdict.value} (wanted {wanted_verdict.value}): {case.reason}")
-        elif case.case_id in row.flagged and cell.state is not wanted_state:
-            problems.append(f"{case.case_id}: cell {cell.state.value} (wanted {wanted_state.value})")
-        elif not flagged_in_row and cell.state is not CellState.SUPPORTED:
-            problems.append(f"{case.case_id}: unrelated cell {cell.parameter} is {cell.state.value}")
-    assert not problems, "\n".join(problems)
+    assert_only_flagged(results, row)
