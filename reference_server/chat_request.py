@@ -8,6 +8,7 @@ become a grammar (chat_constraints.py); vLLM's sampling extensions are documente
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .chat_constraints import chat_tools, response_grammar
@@ -48,9 +49,13 @@ def _reject_unimplemented(body: ChatCompletionRequest) -> None:
         raise unsupported("moderation", "is not supported by this server.")
 
 
-def _logit_bias(body: ChatCompletionRequest, n_vocab: int) -> dict[int, float]:
-    bias: dict[int, float] = {}
-    for key, value in (body.logit_bias or {}).items():
+def logit_bias_tokens(bias: Mapping[str, float] | None, n_vocab: int) -> dict[int, float]:
+    """`logit_bias` keyed by token id; a key that is not a token of this model's vocabulary is a 400.
+
+    Shared by chat and legacy completions, which take the same map with the same rules.
+    """
+    out: dict[int, float] = {}
+    for key, value in (bias or {}).items():
         try:
             token = int(key)
         except ValueError:
@@ -59,8 +64,8 @@ def _logit_bias(body: ChatCompletionRequest, n_vocab: int) -> dict[int, float]:
             raise invalid_value(
                 "logit_bias", f"Invalid key in 'logit_bias': token id {token} is outside the vocabulary (0..{n_vocab - 1})."
             )
-        bias[token] = float(value)
-    return bias
+        out[token] = float(value)
+    return out
 
 
 def _vllm_extras(body: ChatCompletionRequest, n_vocab: int) -> None:
@@ -131,7 +136,7 @@ def plan_chat(body: ChatCompletionRequest, model: ServedModel) -> ChatPlan:
         top_p=1.0 if body.top_p is None else body.top_p,
         presence_penalty=body.presence_penalty or 0.0,
         frequency_penalty=body.frequency_penalty or 0.0,
-        logit_bias=_logit_bias(body, engine.n_vocab),
+        logit_bias=logit_bias_tokens(body.logit_bias, engine.n_vocab),
         seed=body.seed,
         top_k=max(body.top_k or 0, 0),
         min_p=body.min_p or 0.0,

@@ -8,13 +8,12 @@ the prompt is echoed, is decided when the answer is built. The rules that need t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from .chat_request import unsupported
+from .chat_request import logit_bias_tokens, unsupported
 from .engine import Engine, GenerationRequest
 from .errors import APIError, invalid_value
 from .registry import ServedModel
@@ -131,21 +130,6 @@ def _fill_in_the_middle(body: CompletionRequest, prompt: PromptPlan, engine: Eng
     return PromptPlan(text=prompt.text, tokens=tokens, shown_from=len(start))
 
 
-def _logit_bias(bias: Mapping[str, float] | None, n_vocab: int) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for key, value in (bias or {}).items():
-        try:
-            token = int(key)
-        except ValueError:
-            raise invalid_value("logit_bias", f"Invalid key in 'logit_bias': {key!r} is not a token id.") from None
-        if not 0 <= token < n_vocab:
-            raise invalid_value(
-                "logit_bias", f"Invalid key in 'logit_bias': token id {token} is outside the vocabulary (0..{n_vocab - 1})."
-            )
-        out[token] = float(value)
-    return out
-
-
 def _check_context(prompts: list[PromptPlan], max_tokens: int, n_ctx: int) -> None:
     longest = max(len(p.tokens) for p in prompts)
     if longest + max_tokens > n_ctx:
@@ -184,7 +168,7 @@ def plan_completion(body: CompletionRequest, model: ServedModel) -> CompletionPl
         top_p=1.0 if body.top_p is None else body.top_p,
         presence_penalty=body.presence_penalty or 0.0,
         frequency_penalty=body.frequency_penalty or 0.0,
-        logit_bias=_logit_bias(body.logit_bias, engine.n_vocab),
+        logit_bias=logit_bias_tokens(body.logit_bias, engine.n_vocab),
         seed=body.seed,
     )
     stop = tuple([body.stop] if isinstance(body.stop, str) else body.stop or ())

@@ -101,27 +101,35 @@ def param_path(loc: Sequence[int | str], body: Any) -> str | None:
     return "".join(parts) or None
 
 
+# How OpenAI's messages name a JSON value's type; bool before int, since a bool is an int in Python.
+_TYPE_NAMES: tuple[tuple[type, str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a decimal"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "an object"),
+)
+
+
 def _type_name(value: Any) -> str:
     if value is None:
         return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a decimal"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), type(value).__name__)
 
 
 def _bound_code(bound: Any, direction: str) -> str:
     """OpenAI's code names the field's type, which the bound's own type mirrors (`le=2` vs `le=2.0`)."""
     return f"{'integer' if isinstance(bound, int) else 'decimal'}_{direction}"
+
+
+# Pydantic's bound errors -> (its ctx key, the operator, OpenAI's wording, OpenAI's code suffix).
+_BOUNDS: dict[str, tuple[str, str, str, str]] = {
+    "greater_than": ("gt", ">", "below minimum", "below_min_value"),
+    "greater_than_equal": ("ge", ">=", "below minimum", "below_min_value"),
+    "less_than": ("lt", "<", "above maximum", "above_max_value"),
+    "less_than_equal": ("le", "<=", "above maximum", "above_max_value"),
+}
 
 
 def _is_type_error(err: Mapping[str, Any]) -> bool:
@@ -153,23 +161,14 @@ def validation_error(errors: Sequence[Mapping[str, Any]], body: Any) -> APIError
         return APIError(400, f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
     if kind == "extra_forbidden":
         return APIError(400, f"Unrecognized request argument supplied: {param}", param=param, code="unknown_parameter")
-    if kind in ("greater_than", "greater_than_equal"):
-        bound = ctx.get("gt", ctx.get("ge"))
+    if kind in _BOUNDS:
+        key, operator, where, direction = _BOUNDS[kind]
+        bound = ctx.get(key)
         return APIError(
             400,
-            f"Invalid '{param}': value below minimum. Expected a value >{'=' if 'ge' in ctx else ''} {bound}, "
-            f"but got {value} instead.",
+            f"Invalid '{param}': value {where}. Expected a value {operator} {bound}, but got {value} instead.",
             param=param,
-            code=_bound_code(bound, "below_min_value"),
-        )
-    if kind in ("less_than", "less_than_equal"):
-        bound = ctx.get("lt", ctx.get("le"))
-        return APIError(
-            400,
-            f"Invalid '{param}': value above maximum. Expected a value <{'=' if 'le' in ctx else ''} {bound}, "
-            f"but got {value} instead.",
-            param=param,
-            code=_bound_code(bound, "above_max_value"),
+            code=_bound_code(bound, direction),
         )
     if kind == "too_long":
         return APIError(

@@ -10,13 +10,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from openai.types.responses import ResponseItemList, ResponseStreamEvent
-from sse_starlette import EventSourceResponse
 
 from ..engine import ChoiceDone, Job, JobCancelled, JobDone, JobFailed, TextDelta
 from ..errors import APIError, invalid_value
 from ..registry import ModelRegistry
 from ..request_body import read_body
-from ..routes.chat import _NO_PING, _cancel_on_disconnect
+from ..streaming import cancel_on_disconnect, sse_response
 from .output import EventSequence, ResponseDraft
 from .plan import ResponsePlan, plan_response
 from .request import CreateResponseRequest
@@ -76,8 +75,8 @@ async def create_response(request: Request) -> Any:
     job = model.engine.submit(plan.generation)
     draft = ResponseDraft(plan, model.id, model.engine.token_bytes)
     if plan.stream:
-        return EventSourceResponse(_stream(job, draft, plan, store), sep="\n", ping=_NO_PING)
-    async with _cancel_on_disconnect(request, job):
+        return sse_response(_stream(job, draft, plan, store))
+    async with cancel_on_disconnect(request, [job]):
         async for event in job.events():
             if isinstance(event, TextDelta):
                 draft.feed(event)

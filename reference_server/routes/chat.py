@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sse_starlette import EventSourceResponse
 
 from ..chat_output import ChunkBuilder, CompletionCollector
 from ..chat_request import plan_chat
@@ -19,11 +16,9 @@ from ..errors import APIError, error_body
 from ..registry import ModelRegistry
 from ..request_body import read_body
 from ..schemas import ChatCompletionRequest
+from ..streaming import cancel_on_disconnect, sse_response
 
 router = APIRouter()
-
-# OpenAI sends no keep-alive comments; an interval longer than any request disables them.
-_NO_PING = 365 * 24 * 3600
 
 
 @router.post("/v1/chat/completions")
@@ -38,11 +33,11 @@ async def create_chat_completion(request: Request) -> Any:
         chunks = ChunkBuilder(
             model.id, model.fingerprint, plan.include_usage, plan.generation.logprobs, token_bytes, plan.tools, plan.generation.n
         )
-        return EventSourceResponse(_stream(job, chunks, plan.generation.n), sep="\n", ping=_NO_PING)
+        return sse_response(_stream(job, chunks, plan.generation.n))
     collector = CompletionCollector(
         model.id, model.fingerprint, plan.generation.n, plan.generation.logprobs, token_bytes, plan.tools
     )
-    async with _cancel_on_disconnect(request, job):
+    async with cancel_on_disconnect(request, [job]):
         async for event in job.events():
             if isinstance(event, TextDelta | ChoiceDone):
                 collector.add(event)
@@ -80,21 +75,3 @@ async def _stream(job: Job, chunks: ChunkBuilder, n: int) -> AsyncIterator[str]:
     finally:
         job.cancel()
 
-
-@contextlib.asynccontextmanager
-async def _cancel_on_disconnect(request: Request, job: Job) -> AsyncIterator[None]:
-    """Stop generating for a non-streamed request whose client hung up while waiting."""
-
-    async def watch() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                job.cancel()
-                return
-
-    watcher = asyncio.create_task(watch())
-    try:
-        yield
-    finally:
-        watcher.cancel()
-        job.cancel()

@@ -6,15 +6,12 @@ out prompt-major (all of the first prompt's, then the next's), as OpenAI numbers
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sse_starlette import EventSourceResponse
 
 from ..completion_output import ChunkBuilder, CompletionCollector, Totals
 from ..completion_request import CompletionPlan, CompletionRequest, plan_completion
@@ -22,11 +19,9 @@ from ..engine import ChoiceDone, Job, JobCancelled, JobDone, JobFailed, PromptSc
 from ..errors import APIError, error_body
 from ..registry import ModelRegistry
 from ..request_body import read_body
+from ..streaming import cancel_on_disconnect, sse_response
 
 router = APIRouter()
-
-# OpenAI sends no keep-alive comments; an interval longer than any request disables them.
-_NO_PING = 365 * 24 * 3600
 
 
 @router.post("/v1/completions")
@@ -38,10 +33,10 @@ async def create_completion(request: Request) -> Any:
     jobs = [model.engine.submit(generation) for generation in plan.generations]
     if plan.stream:
         chunks = ChunkBuilder(plan, model.id, model.fingerprint, model.engine.token_bytes)
-        return EventSourceResponse(_stream(jobs, chunks, plan), sep="\n", ping=_NO_PING)
+        return sse_response(_stream(jobs, chunks, plan))
     collector = CompletionCollector(plan, model.id, model.fingerprint, model.engine.token_bytes)
     totals = Totals()
-    async with _cancel_on_disconnect(request, jobs):
+    async with cancel_on_disconnect(request, jobs):
         for p, job in enumerate(jobs):
             async for event in job.events():
                 if isinstance(event, PromptScored | TextDelta | ChoiceDone):
@@ -86,23 +81,3 @@ async def _stream(jobs: Sequence[Job], chunks: ChunkBuilder, plan: CompletionPla
         for job in jobs:
             job.cancel()
 
-
-@contextlib.asynccontextmanager
-async def _cancel_on_disconnect(request: Request, jobs: Sequence[Job]) -> AsyncIterator[None]:
-    """Stop generating for a non-streamed request whose client hung up while waiting."""
-
-    async def watch() -> None:
-        while True:
-            message = await request.receive()
-            if message["type"] == "http.disconnect":
-                for job in jobs:
-                    job.cancel()
-                return
-
-    watcher = asyncio.create_task(watch())
-    try:
-        yield
-    finally:
-        watcher.cancel()
-        for job in jobs:
-            job.cancel()
