@@ -6,7 +6,8 @@ source "$(dirname "$0")/lib.sh"
 MODEL=SmolLM2-135M-Instruct.Q4_1
 GGUF="$(bundled_gguf)"
 REF="$(free_port)"; LCP="$(free_port)"; LLM="$(free_port)"
-start /tmp/hand-ref.log "$PY_MAIN" -m reference_server --host 127.0.0.1 --port "$REF"
+SNAP="$(reference_server_snapshot)"
+start /tmp/hand-ref.log env -C "$SNAP" "$PY_MAIN" -m reference_server --host 127.0.0.1 --port "$REF"
 start /tmp/hand-lcp.log "$REPO/.venv-peers/bin/python" -m llama_cpp.server --model "$GGUF" \
   --model_alias "$MODEL" --host 127.0.0.1 --port "$LCP" --n_ctx 2048 --embedding true
 wait_models "http://127.0.0.1:$REF/v1"

@@ -74,3 +74,12 @@ run_suite() {
 pkg_version() {  # pkg_version VENV_PYTHON DIST
   "$1" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$2"
 }
+
+# The reference server as committed (HEAD), not as the work tree happens to be mid-edit: a copy of
+# reference_server/ from `git archive HEAD`, run with that directory first on sys.path.
+reference_server_snapshot() {
+  local dir
+  dir="$(mktemp -d)"
+  git archive HEAD reference_server | tar -x -C "$dir"
+  echo "$dir"
+}

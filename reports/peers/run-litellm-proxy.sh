@@ -9,7 +9,8 @@ if [ ! -x "$VENV/bin/litellm" ]; then
   "$VENV/bin/pip" install -q -r "$REPO/reports/peers/requirements-litellm.txt"
 fi
 UPSTREAM="$(free_port)"
-start /tmp/peer-litellm-upstream.log "$PY_MAIN" -m reference_server --host 127.0.0.1 --port "$UPSTREAM"
+SNAP="$(reference_server_snapshot)"
+start /tmp/peer-litellm-upstream.log env -C "$SNAP" "$PY_MAIN" -m reference_server --host 127.0.0.1 --port "$UPSTREAM"
 wait_models "http://127.0.0.1:$UPSTREAM/v1"
 CONFIG="$(mktemp --suffix=.yaml)"
 cat >"$CONFIG" <<YAML
