@@ -49,6 +49,13 @@ def _reject_unimplemented(body: ChatCompletionRequest) -> None:
         raise unsupported("moderation", "is not supported by this server.")
 
 
+def stream_requested(stream: bool | None, stream_options: object | None) -> bool:
+    """Whether to stream; `stream_options` without `stream` is a 400 on every endpoint that streams."""
+    if stream_options is not None and not stream:
+        raise invalid_value("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+    return bool(stream)
+
+
 def logit_bias_tokens(bias: Mapping[str, float] | None, n_vocab: int) -> dict[int, float]:
     """`logit_bias` keyed by token id; a key that is not a token of this model's vocabulary is a 400.
 
@@ -106,11 +113,7 @@ def _check_context(prompt_tokens: int, max_tokens: int | None, n_ctx: int) -> No
 def plan_chat(body: ChatCompletionRequest, model: ServedModel) -> ChatPlan:
     """Validate everything that is left and render the prompt; raises APIError for the client."""
     _reject_unimplemented(body)
-    stream = bool(body.stream)
-    if body.stream_options is not None and not stream:
-        raise invalid_value(
-            "stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled."
-        )
+    stream = stream_requested(body.stream, body.stream_options)
     logprobs = bool(body.logprobs)
     if body.top_logprobs and not logprobs:
         raise invalid_value("top_logprobs", "'top_logprobs' requires 'logprobs' to be set to true.")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 from pydantic import Field, StrictInt
 
-from .chat_request import logit_bias_tokens, unsupported
+from .chat_request import logit_bias_tokens, stream_requested, unsupported
 from .engine import Engine, GenerationRequest
 from .errors import APIError, invalid_value
 from .registry import ServedModel
@@ -146,9 +146,7 @@ def _check_context(prompts: list[PromptPlan], max_tokens: int, n_ctx: int) -> No
 def plan_completion(body: CompletionRequest, model: ServedModel) -> CompletionPlan:
     """Validate what is left and tokenize the prompts; raises APIError for the client."""
     engine = model.engine
-    stream = bool(body.stream)
-    if body.stream_options is not None and not stream:
-        raise invalid_value("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+    stream = stream_requested(body.stream, body.stream_options)
     n = body.n or 1
     best_of = n if body.best_of is None else body.best_of
     if best_of < n:

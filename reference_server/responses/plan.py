@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..chat_request import unsupported
+from ..chat_request import stream_requested, unsupported
 from ..engine import GenerationRequest
 from ..errors import APIError, invalid_value
 from ..registry import ServedModel
@@ -71,8 +71,7 @@ def _reject_unimplemented(body: CreateResponseRequest) -> None:
             raise invalid_value(
                 f"include[{i}]", f"Invalid value: '{name}'. Supported values are: {', '.join(sorted(_KNOWN_INCLUDES))}."
             )
-    if body.stream_options is not None and not body.stream:
-        raise invalid_value("stream_options", "The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+    stream_requested(body.stream, body.stream_options)  # refuses stream_options without stream
 
 
 def _check_context(prompt_tokens: int, max_tokens: int | None, n_ctx: int) -> None:
