@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import openai
 import pytest
 
 from reference_server.launcher import RunningServer, running_server
@@ -25,3 +26,25 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSe
     log = tmp_path_factory.mktemp("keyed") / "server.log"
     with running_server(api_key=TEST_API_KEY, log_path=str(log)) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def client(server: RunningServer) -> Iterator[openai.OpenAI]:
+    """The official SDK on the keyless server; no retries, so a server fault shows on the first call."""
+    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def strict_client(server: RunningServer) -> Iterator[openai.OpenAI]:
+    """Like `client`, but the SDK also validates every answer against its own types."""
+    with openai.OpenAI(
+        base_url=server.base_url, api_key="unused", max_retries=0, timeout=120, _strict_response_validation=True
+    ) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def model_id(client: openai.OpenAI) -> str:
+    """The one model the server lists: tests ask the server rather than hard-code a name."""
+    return client.models.list().data[0].id

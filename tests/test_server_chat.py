@@ -7,7 +7,6 @@ changed), never from what the model happens to know.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -21,17 +20,6 @@ from reference_server.model_files import bundled_model_path
 
 SAY = [{"role": "user", "content": "Write a short story about a cat."}]
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 12}
-
-
-@pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def model_id(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
 
 
 def chat(client: openai.OpenAI, model_id: str, messages: list[dict[str, Any]] = SAY, **params: Any) -> Any:

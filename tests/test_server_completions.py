@@ -29,17 +29,6 @@ GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 8}
 
 
 @pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def model_id(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
-
-
-@pytest.fixture(scope="module")
 def tokenize() -> Iterator[Any]:
     vocab = llama_cpp.Llama(model_path=str(bundled_model_path()), vocab_only=True, verbose=False)
     yield lambda text: vocab.tokenize(text.encode(), add_bos=False, special=True)

@@ -28,17 +28,6 @@ TEXTS = ["The quick brown fox jumps over the lazy dog.", "Quarterly revenue rose
 
 
 @pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def model_id(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
-
-
-@pytest.fixture(scope="module")
 def vocab() -> Iterator[llama_cpp.Llama]:
     """The model's own tokenizer, to send the token ids of a text."""
     llm = llama_cpp.Llama(model_path=str(bundled_model_path()), vocab_only=True, verbose=False)

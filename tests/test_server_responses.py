@@ -5,7 +5,6 @@ persistence across a restart, and the error envelope for what is wrong or not im
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,9 @@ GREEDY: dict[str, Any] = {"temperature": 0, "max_output_tokens": 16}
 
 
 @pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=server.base_url, api_key="unused", max_retries=0, timeout=120, _strict_response_validation=True
-    ) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def model_id(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
+def client(strict_client: openai.OpenAI) -> openai.OpenAI:
+    """Responses answers are checked against the SDK's types on every call."""
+    return strict_client
 
 
 def post(server: RunningServer, body: dict[str, Any]) -> httpx.Response:
@@ -244,32 +236,25 @@ def test_store_false_is_not_kept(server: RunningServer, model_id: str) -> None:
     assert_error(follow, 400, "previous_response_id", "previous_response_not_found")
 
 
+def conversation(said: list[str], answers: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The whole exchange spelled out: each user turn, followed by the answer it got (if any yet)."""
+    turns = []
+    for i, text in enumerate(said):
+        turns.append({"role": "user", "content": text})
+        if i < len(answers):
+            turns.append({"role": "assistant", "content": text_of(answers[i])})
+    return turns
+
+
 def test_previous_response_id_continues_the_conversation(server: RunningServer, model_id: str) -> None:
-    first = create(server, model_id, input="My name is Zorblax. Remember it.", instructions=PIRATE)
-    second = create(server, model_id, input="What is my name?", previous_response_id=first["id"])
-    explicit = create(
-        server,
-        model_id,
-        input=[
-            {"role": "user", "content": "My name is Zorblax. Remember it."},
-            {"role": "assistant", "content": text_of(first)},
-            {"role": "user", "content": "What is my name?"},
-        ],
-    )
+    said = ["My name is Zorblax. Remember it.", "What is my name?", "Say it again."]
+    first = create(server, model_id, input=said[0], instructions=PIRATE)
+    second = create(server, model_id, input=said[1], previous_response_id=first["id"])
+    explicit = create(server, model_id, input=conversation(said[:2], [first]))
     assert second["previous_response_id"] == first["id"]
     assert text_of(second) == text_of(explicit), "the earlier input and output come first; instructions do not carry over"
-    third = create(server, model_id, input="Say it again.", previous_response_id=second["id"])
-    explicit_third = create(
-        server,
-        model_id,
-        input=[
-            {"role": "user", "content": "My name is Zorblax. Remember it."},
-            {"role": "assistant", "content": text_of(first)},
-            {"role": "user", "content": "What is my name?"},
-            {"role": "assistant", "content": text_of(second)},
-            {"role": "user", "content": "Say it again."},
-        ],
-    )
+    third = create(server, model_id, input=said[2], previous_response_id=second["id"])
+    explicit_third = create(server, model_id, input=conversation(said, [first, second]))
     assert text_of(third) == text_of(explicit_third), "the whole chain is continued"
     items = httpx.get(f"{server.base_url}/responses/{third['id']}/input_items").json()["data"]
     assert [i["content"][0]["text"] for i in items] == ["Say it again."], "input_items lists this response's own input"

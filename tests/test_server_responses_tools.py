@@ -4,7 +4,6 @@ streamed), the call replayed through previous_response_id, JSON output by gramma
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -33,16 +32,9 @@ CITY = {
 
 
 @pytest.fixture(scope="module")
-def model_id(server: RunningServer) -> str:
-    return httpx.get(f"{server.base_url}/models").json()["data"][0]["id"]
-
-
-@pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(
-        base_url=server.base_url, api_key="unused", max_retries=0, timeout=120, _strict_response_validation=True
-    ) as c:
-        yield c
+def client(strict_client: openai.OpenAI) -> openai.OpenAI:
+    """Responses answers are checked against the SDK's types on every call."""
+    return strict_client
 
 
 def post(server: RunningServer, model_id: str, **body: Any) -> httpx.Response:

@@ -4,29 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import openai
-import pytest
 
 from conformance import openapi
 from reference_server.launcher import RunningServer
 
 SAY = [{"role": "user", "content": "Tell me about the moon."}]
 GREEDY: dict[str, Any] = {"temperature": 0, "max_tokens": 10}
-
-
-@pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def model_id(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
 
 
 def raw_stream(server: RunningServer, body: dict[str, Any]) -> tuple[httpx.Response, str]:

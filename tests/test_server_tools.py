@@ -169,17 +169,6 @@ def test_history_renders_calls_and_results_in_the_convention() -> None:
 # --- end to end ----------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def client(server: RunningServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=120) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def model_id(client: openai.OpenAI) -> str:
-    return client.models.list().data[0].id
-
-
 def post(server: RunningServer, model_id: str, **params: Any) -> httpx.Response:
     body = {"model": model_id, "messages": ASK, "tools": TOOLS, **GREEDY, **params}
     return httpx.post(f"{server.base_url}/chat/completions", json=body, timeout=120)
