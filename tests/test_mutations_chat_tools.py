@@ -8,42 +8,32 @@ framing check and the tool-call reassembly) are shown to pass and to fail on the
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mutating_proxy import Ctx, Mutation, RunningProxy, error, running_proxy
+from mutating_proxy import Ctx, Mutation, RunningProxy, error
+from mutation_support import (
+    IGNORED,
+    REJECTED,
+    SCHEMA,
+    SKIPPED,
+    Row,
+    assert_only_flagged,
+    assert_unmutated_passes,
+    edited_copy,
+    has,
+    plain,
+    proxy_fixture,
+    streamed,
+    strip,
+)
 
 from conformance import sse
 from conformance.api import RunConfig, run_suite
-from conformance.results import CellState, Verdict
-from reference_server.launcher import RunningServer
-
-IGNORED = (Verdict.FAIL, CellState.IGNORED)
-SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
-REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
-SKIPPED = (Verdict.SKIPPED, CellState.UNTESTED)
 
 # --- when ----------------------------------------------------------------------------------------
-
-
-def chat(ctx: Ctx) -> bool:
-    return ctx.chat
-
-
-def plain(ctx: Ctx) -> bool:
-    return ctx.chat and not ctx.stream
-
-
-def streamed(ctx: Ctx) -> bool:
-    return ctx.chat and ctx.stream
-
-
-def has(*params: str) -> Callable[[Ctx], bool]:
-    return lambda ctx: ctx.chat and any(p in (ctx.json or {}) for p in params)
 
 
 def format_is(kind: str) -> Callable[[Ctx], bool]:
@@ -61,27 +51,12 @@ def choice_is(value: Any) -> Callable[[Ctx], bool]:
 # --- what --------------------------------------------------------------------------------------------
 
 
-def strip(*params: str) -> Mutation:
-    """The server ignores these parameters."""
-    return Mutation(when=has(*params), request=lambda j: {k: v for k, v in j.items() if k not in params})
-
-
 def body(fn: Callable[[dict[str, Any]], None], when: Callable[[Ctx], bool] = plain, statuses: tuple[int, ...] = (200,)) -> Mutation:
-    def apply(b: Any, ctx: Ctx) -> Any:
-        b = copy.deepcopy(b)
-        fn(b)
-        return b
-
-    return Mutation(when=when, body=apply, statuses=statuses)
+    return Mutation(when=when, body=edited_copy(fn), statuses=statuses)
 
 
 def chunks(fn: Callable[[list[Any]], None], when: Callable[[Ctx], bool] = streamed) -> Mutation:
-    def apply(events: list[Any], ctx: Ctx) -> list[Any]:
-        events = copy.deepcopy(events)
-        fn(events)
-        return events
-
-    return Mutation(when=when, events=apply)
+    return Mutation(when=when, events=edited_copy(fn))
 
 
 def refuse(when: Callable[[Ctx], bool], param: str) -> Mutation:
@@ -154,14 +129,6 @@ def one_more_token(b: dict[str, Any]) -> None:
 # --- the table -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    name: str
-    mutation: Mutation
-    only: list[str]
-    flagged: dict[str, tuple[Verdict, CellState]]
-
-
 NAMED = {"type": "function", "function": {"name": "get_time"}}
 TOOLS = ["chat.tool_choice.*", "chat.parallel_tool_calls.*", "chat.tools.*"]
 R = Row
@@ -200,10 +167,7 @@ ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def proxy(server: RunningServer) -> Iterator[RunningProxy]:
-    with running_proxy(server.base_url, {"none": Mutation(when=lambda c: False), **{r.name: r.mutation for r in ROWS}}) as p:
-        yield p
+proxy = proxy_fixture(ROWS)
 
 
 def test_table_names_are_unique() -> None:
@@ -211,29 +175,13 @@ def test_table_names_are_unique() -> None:
 
 
 def test_unmutated_proxy_passes(proxy: RunningProxy) -> None:
-    only = ["chat.tools.stream", "chat.top_k.one_is_greedy"]
-    results = run_suite(RunConfig(base_url=proxy.base_url("none"), only=only))
-    assert {c.case_id: c.verdict for c in results.cases} == dict.fromkeys(only, Verdict.PASS), [c.reason for c in results.cases]
+    assert_unmutated_passes(proxy, ["chat.tools.stream", "chat.top_k.one_is_greedy"])
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
 def test_mutation_is_flagged(proxy: RunningProxy, row: Row) -> None:
     results = run_suite(RunConfig(base_url=proxy.base_url(row.name), only=row.only, timeout=90, concurrency=4))
-    by_id = {c.case_id: c for c in results.cases}
-    assert set(row.flagged) <= set(by_id), f"selection {row.only} misses {set(row.flagged) - set(by_id)}"
-    cells = {(c.endpoint, c.parameter): c for c in results.cells}
-    problems = []
-    for case in results.cases:
-        wanted_verdict, wanted_state = row.flagged.get(case.case_id, (Verdict.PASS, CellState.SUPPORTED))
-        cell = cells[(case.endpoint, case.parameter)]
-        flagged_in_row = [cid for cid in cell.case_ids if cid in row.flagged]
-        if case.verdict is not wanted_verdict:
-            problems.append(f"{case.case_id}: {case.verdict.value} (wanted {wanted_verdict.value}): {case.reason}")
-        elif case.case_id in row.flagged and cell.state is not wanted_state:
-            problems.append(f"{case.case_id}: cell {cell.state.value} (wanted {wanted_state.value})")
-        elif not flagged_in_row and cell.state is not CellState.SUPPORTED:
-            problems.append(f"{case.case_id}: unrelated cell {cell.parameter} is {cell.state.value}")
-    assert not problems, "\n".join(problems)
+    assert_only_flagged(results, row)
 
 
 # --- the stream pieces on their own ----------------------------------------------------------------

@@ -7,39 +7,33 @@ Below it, the Responses stream checks on hand-made streams, each shown to pass a
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mutating_proxy import EVENT, Ctx, Mutation, RunningProxy, error, running_proxy
+from mutating_proxy import EVENT, Ctx, Mutation, RunningProxy, error
+from mutation_support import (
+    BROKEN,
+    IGNORED,
+    REJECTED,
+    SCHEMA,
+    SKIPPED,
+    Row,
+    assert_only_flagged,
+    assert_unmutated_passes,
+    edited_copy,
+    edited_or_replaced_copy,
+    posts_to,
+    proxy_fixture,
+)
 
 from conformance import responses_stream, sse
 from conformance.api import RunConfig, run_suite
-from conformance.results import CellState, Verdict
-from reference_server.launcher import RunningServer
-
-IGNORED = (Verdict.FAIL, CellState.IGNORED)
-SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
-REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
-BROKEN = (Verdict.ERROR, CellState.BROKEN)
-SKIPPED = (Verdict.SKIPPED, CellState.UNTESTED)
 
 # --- when ----------------------------------------------------------------------------------------
 
-
-def created(ctx: Ctx) -> bool:
-    return ctx.method == "POST" and ctx.path == "/responses"
-
-
-def plain(ctx: Ctx) -> bool:
-    return created(ctx) and not ctx.stream
-
-
-def streamed(ctx: Ctx) -> bool:
-    return created(ctx) and ctx.stream
+created, plain, streamed = posts_to("/responses")
 
 
 def retrieved(ctx: Ctx) -> bool:
@@ -76,21 +70,11 @@ def strip(name: str) -> Mutation:
 
 
 def body(when: Callable[[Ctx], bool], fn: Callable[[dict[str, Any]], None]) -> Mutation:
-    def apply(b: Any, ctx: Ctx) -> Any:
-        b = copy.deepcopy(b)
-        fn(b)
-        return b
-
-    return Mutation(when=when, body=apply)
+    return Mutation(when=when, body=edited_copy(fn))
 
 
 def events(fn: Callable[[list[dict[str, Any]]], list[dict[str, Any]] | None], when: Callable[[Ctx], bool] = streamed) -> Mutation:
-    def apply(evs: list[Any], ctx: Ctx) -> list[Any]:
-        evs = copy.deepcopy(evs)
-        out = fn(evs)
-        return evs if out is None else out
-
-    return Mutation(when=when, events=apply)
+    return Mutation(when=when, events=edited_or_replaced_copy(fn))
 
 
 def refuse(when: Callable[[Ctx], bool], param: str) -> Mutation:
@@ -164,14 +148,6 @@ SUM = "What is 2+2? Answer with a number."
 # --- the table -----------------------------------------------------------------------------------
 
 
-@dataclass
-class Row:
-    name: str
-    mutation: Mutation
-    only: list[str]
-    flagged: dict[str, tuple[Verdict, CellState]]
-
-
 R = Row
 ROWS = [
     # the response object
@@ -235,10 +211,7 @@ ROWS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def proxy(server: RunningServer) -> Iterator[RunningProxy]:
-    with running_proxy(server.base_url, {"none": Mutation(when=lambda c: False), **{r.name: r.mutation for r in ROWS}}) as p:
-        yield p
+proxy = proxy_fixture(ROWS)
 
 
 def test_table_names_are_unique() -> None:
@@ -247,28 +220,13 @@ def test_table_names_are_unique() -> None:
 
 def test_unmutated_proxy_passes(proxy: RunningProxy) -> None:
     """The proxy itself changes nothing, event names and all."""
-    only = ["responses.stream.framing", "responses.basic", "responses.input_items"]
-    results = run_suite(RunConfig(base_url=proxy.base_url("none"), only=only))
-    assert {c.case_id: c.verdict for c in results.cases} == dict.fromkeys(only, Verdict.PASS), [c.reason for c in results.cases]
+    assert_unmutated_passes(proxy, ["responses.stream.framing", "responses.basic", "responses.input_items"])
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
 def test_mutation_is_flagged(proxy: RunningProxy, row: Row) -> None:
     results = run_suite(RunConfig(base_url=proxy.base_url(row.name), only=row.only, timeout=60, concurrency=4))
-    by_id = {c.case_id: c for c in results.cases}
-    assert set(row.flagged) <= set(by_id), f"selection {row.only} misses {set(row.flagged) - set(by_id)}"
-    cells = {(c.endpoint, c.parameter): c for c in results.cells}
-    problems = []
-    for case in results.cases:
-        wanted_verdict, wanted_state = row.flagged.get(case.case_id, (Verdict.PASS, CellState.SUPPORTED))
-        cell = cells[(case.endpoint, case.parameter)]
-        if case.verdict is not wanted_verdict:
-            problems.append(f"{case.case_id}: {case.verdict.value} (wanted {wanted_verdict.value}): {case.reason}")
-        elif case.case_id in row.flagged and cell.state is not wanted_state:
-            problems.append(f"{case.case_id}: cell {cell.state.value} (wanted {wanted_state.value})")
-        elif not any(cid in row.flagged for cid in cell.case_ids) and cell.state is not CellState.SUPPORTED:
-            problems.append(f"{case.case_id}: unrelated cell {cell.parameter} is {cell.state.value}")
-    assert not problems, "\n".join(problems)
+    assert_only_flagged(results, row)
 
 
 # --- the stream checks on hand-made streams --------------------------------------------------------
