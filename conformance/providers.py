@@ -18,6 +18,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from conformance import yamlfile
 from conformance.errors import UsageError
 from conformance.paths import specs_dir
 from conformance.results import RunResults
@@ -113,7 +114,7 @@ def providers_dir() -> Path:
 def load_profile(path: Path) -> Profile:
     """One profile file, validated; any problem is a one-line UsageError naming the file and field."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UsageError(f"{path}: no such provider profile") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
