@@ -12,40 +12,35 @@ from __future__ import annotations
 
 import copy
 import random
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 import pytest
-from mutating_proxy import DONE, Ctx, Mutation, RunningProxy, error, running_proxy
+from mutating_proxy import DONE, Ctx, Mutation, RunningProxy, error
+from mutation_support import (
+    BROKEN,
+    IGNORED,
+    PASSED,
+    REJECTED,
+    SCHEMA,
+    Row,
+    cells_of,
+    edited_copy,
+    edited_or_replaced_copy,
+    posts_to,
+    proxy_fixture,
+)
 
 from conformance import sse
-from conformance.api import RunConfig, list_cases, resolve_model, run_suite
+from conformance.api import RunConfig, list_cases, run_suite
 from conformance.cases import Expectation
 from conformance.checks import judge
-from conformance.results import CellState, Verdict
-from reference_server.launcher import RunningServer
 
-PASSED = (Verdict.PASS, CellState.SUPPORTED)
-IGNORED = (Verdict.FAIL, CellState.IGNORED)
-SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
-REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
-BROKEN = (Verdict.ERROR, CellState.BROKEN)
 USUAL = {"completions.suffix": REJECTED}  # outcomes on the unmutated reference server, if not a pass
 
 # --- when ----------------------------------------------------------------------------------------
 
-
-def created(ctx: Ctx) -> bool:
-    return ctx.method == "POST" and ctx.path == "/completions"
-
-
-def plain(ctx: Ctx) -> bool:
-    return created(ctx) and not ctx.stream
-
-
-def streamed(ctx: Ctx) -> bool:
-    return created(ctx) and ctx.stream
+created, plain, streamed = posts_to("/completions")
 
 
 def asks(*names: str) -> Callable[[Ctx], bool]:
@@ -81,12 +76,7 @@ def strip(*names: str) -> Mutation:
 
 
 def body(when: Callable[[Ctx], bool], fn: Callable[[dict[str, Any]], None], statuses: tuple[int, ...] = (200,)) -> Mutation:
-    def apply(b: Any, ctx: Ctx) -> Any:
-        b = copy.deepcopy(b)
-        fn(b)
-        return b
-
-    return Mutation(when=when, body=apply, statuses=statuses)
+    return Mutation(when=when, body=edited_copy(fn), statuses=statuses)
 
 
 def logprobs_of(fn: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
@@ -94,12 +84,7 @@ def logprobs_of(fn: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any
 
 
 def chunks(fn: Callable[[list[Any]], list[Any] | None], when: Callable[[Ctx], bool] = streamed) -> Mutation:
-    def apply(events: list[Any], ctx: Ctx) -> list[Any]:
-        events = copy.deepcopy(events)
-        out = fn(events)
-        return events if out is None else out
-
-    return Mutation(when=when, events=apply)
+    return Mutation(when=when, events=edited_or_replaced_copy(fn))
 
 
 def text_chunks(events: list[Any]) -> list[dict[str, Any]]:
@@ -147,14 +132,6 @@ SERVED_MODEL: dict[str, str] = {}  # filled by the proxy fixture: the model the 
 
 
 # --- the table -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Row:
-    name: str
-    mutation: Mutation
-    only: list[str]
-    flagged: dict[str, tuple[Verdict, CellState]]
 
 
 R = Row
@@ -225,11 +202,7 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def proxy(server: RunningServer) -> Iterator[RunningProxy]:
-    SERVED_MODEL["id"] = resolve_model(server.base_url, None, None)
-    with running_proxy(server.base_url, {"none": Mutation(when=lambda c: False), **{r.name: r.mutation for r in ROWS}}) as p:
-        yield p
+proxy = proxy_fixture(ROWS, SERVED_MODEL)
 
 
 def test_table_names_are_unique() -> None:
@@ -260,9 +233,7 @@ def test_unmutated_proxy_passes(proxy: RunningProxy) -> None:
 @pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
 def test_mutation_is_flagged(proxy: RunningProxy, row: Row) -> None:
     results = run_suite(RunConfig(base_url=proxy.base_url(row.name), only=row.only, timeout=60, concurrency=4))
-    by_id = {c.case_id: c for c in results.cases}
-    assert set(row.flagged) <= set(by_id), f"selection {row.only} misses {set(row.flagged) - set(by_id)}"
-    cells = {(c.endpoint, c.parameter): c for c in results.cells}
+    cells = cells_of(results, row)
     problems = []
     for case in results.cases:
         wanted_verdict, wanted_state = row.flagged.get(case.case_id) or USUAL.get(case.case_id, PASSED)

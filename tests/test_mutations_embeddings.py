@@ -13,26 +13,20 @@ import copy
 import random
 import shutil
 import struct
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from mutating_proxy import Ctx, Mutation, RunningProxy, error, running_proxy
+from mutating_proxy import Ctx, Mutation, RunningProxy, error
+from mutation_support import BROKEN, IGNORED, REJECTED, SCHEMA, Row, assert_only_flagged, proxy_fixture
 
 from conformance import expressions
-from conformance.api import RunConfig, list_cases, resolve_model, run_suite
+from conformance.api import RunConfig, list_cases, run_suite
 from conformance.cases import Expectation
 from conformance.checks import judge
 from conformance.paths import default_cases_dir
-from conformance.results import CellState, Verdict
-from reference_server.launcher import RunningServer
-
-IGNORED = (Verdict.FAIL, CellState.IGNORED)
-SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
-BROKEN = (Verdict.ERROR, CellState.BROKEN)
-REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
+from conformance.results import Verdict
 
 # --- the vector helpers pass and fail ---------------------------------------------------------------
 
@@ -171,14 +165,6 @@ FAKE_ANSWER = {
 }
 
 
-@dataclass
-class Row:
-    name: str
-    mutation: Mutation
-    only: list[str]
-    flagged: dict[str, tuple[Verdict, CellState]]
-
-
 def three_texts(ctx: Ctx) -> bool:
     return input_kind("texts")(ctx) and len(ctx.param("input")) == 3
 
@@ -242,11 +228,7 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def proxy(server: RunningServer) -> Iterator[RunningProxy]:
-    SERVED_MODEL["id"] = resolve_model(server.base_url, None, None)
-    with running_proxy(server.base_url, {"none": Mutation(when=lambda c: False), **{r.name: r.mutation for r in ROWS}}) as p:
-        yield p
+proxy = proxy_fixture(ROWS, SERVED_MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -272,21 +254,7 @@ def test_unmutated_proxy_passes_every_embeddings_case(proxy: RunningProxy, cases
 def test_mutation_is_flagged(proxy: RunningProxy, cases_dir: Path, row: Row) -> None:
     config = RunConfig(base_url=proxy.base_url(row.name), cases_dir=cases_dir, only=row.only, timeout=60, concurrency=4)
     results = run_suite(config)
-    by_id = {c.case_id: c for c in results.cases}
-    assert set(row.flagged) <= set(by_id), f"selection {row.only} misses {set(row.flagged) - set(by_id)}"
-    cells = {(c.endpoint, c.parameter): c for c in results.cells}
-    problems = []
-    for case in results.cases:
-        wanted_verdict, wanted_state = row.flagged.get(case.case_id, (Verdict.PASS, CellState.SUPPORTED))
-        cell = cells[(case.endpoint, case.parameter)]
-        flagged_in_row = [cid for cid in cell.case_ids if cid in row.flagged]
-        if case.verdict is not wanted_verdict:
-            problems.append(f"{case.case_id}: {case.verdict.value} (wanted {wanted_verdict.value}): {case.reason}")
-        elif case.case_id in row.flagged and cell.state is not wanted_state:
-            problems.append(f"{case.case_id}: cell {cell.state.value} (wanted {wanted_state.value})")
-        elif not flagged_in_row and cell.state is not CellState.SUPPORTED:
-            problems.append(f"{case.case_id}: unrelated cell {cell.parameter} is {cell.state.value}")
-    assert not problems, "\n".join(problems)
+    assert_only_flagged(results, row)
 
 
 def test_every_embeddings_case_has_a_mutation_and_the_issue_rows_exist() -> None:
