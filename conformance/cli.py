@@ -39,6 +39,7 @@ from rich.text import Text
 
 from conformance import compare, reports
 from conformance.errors import UsageError
+from conformance.fuzz import cli as fuzz_cli
 from conformance.reports.changes import print_changes
 from conformance.reports.claims import claims_summary
 from conformance.reports.console import print_summary
@@ -192,6 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("old", type=Path, metavar="OLD.json")
     diff.add_argument("new", type=Path, metavar="NEW.json")
     diff.set_defaults(handler=cmd_diff)
+
+    fuzz = commands.add_parser(
+        "fuzz",
+        help="fuzz the endpoints with requests generated from the OpenAPI spec",
+        description="Generated requests, valid and invalid, from OpenAI's OpenAPI spec (schemathesis): "
+        "no 5xx, no hang, OpenAI error envelopes for bad input, schema-valid answers for good input. "
+        "Exit 0 no findings, 1 findings, 2 usage error.",
+    )
+    fuzz_cli.add_fuzz_arguments(fuzz)
+    fuzz.set_defaults(handler=fuzz_cli.fuzz_main)
     return parser
 
 

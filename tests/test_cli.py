@@ -194,3 +194,10 @@ def test_default_provider_and_directory_names() -> None:
     assert path_slug("../../etc") == "etc"
     assert path_slug("My Provider/EU") == "My-Provider-EU"
     assert path_slug("..") == "unnamed"
+
+
+def test_fuzz_command_is_wired_and_unreachable_is_a_usage_error() -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    proc = conformance("fuzz", "--base-url", url, "--api-key", LEAKED_KEY, "--max-examples", "1")
+    assert_usage_error(proc, "cannot reach", url)
+    assert LEAKED_KEY not in proc.stdout + proc.stderr
