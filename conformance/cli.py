@@ -1,7 +1,7 @@
 """The `conformance` command: run the suite against a server, list its cases, render reports.
 
 Exit status, the contract a CI job gates on:
-  0    every selected case passed.
+  0    every selected case passed (and, with --fuzz N, fuzzing found nothing).
   1    at least one case did not pass: fail, unsupported, error, or skipped. A skipped case proves
        nothing, and it is usually skipped because something it depends on went wrong, so it can
        never turn a run green; narrow the run with --only/--exclude instead.
@@ -12,7 +12,8 @@ Exit status, the contract a CI job gates on:
 
 With `run --baseline OLD/results.json` the run is gated on change instead: exit 1 only when a matrix
 cell got worse than in OLD (see conformance.compare for the order of states), 0 otherwise, even when
-cases fail that failed in OLD too. Cells that are new or gone are listed but never fail the gate.
+cases fail that failed in OLD too. Cells that are new or gone are listed but never fail the gate;
+with --fuzz, an endpoint fuzzed clean in OLD that has findings now is a regression too.
 `conformance diff OLD NEW` applies the same rule to two existing results files: 0 no regression,
 1 at least one regression, 2 usage error (unreadable file).
 """
@@ -26,7 +27,7 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -38,8 +39,10 @@ from rich.table import Table
 from rich.text import Text
 
 from conformance import compare, reports
+from conformance.argtypes import positive_float, positive_int
 from conformance.errors import UsageError
 from conformance.fuzz import cli as fuzz_cli
+from conformance.fuzz import results as fuzz_results
 from conformance.reports.changes import print_changes
 from conformance.reports.claims import claims_summary
 from conformance.reports.console import print_summary
@@ -62,8 +65,9 @@ def tool_version() -> str:
 
 
 def exit_status(results: RunResults) -> int:
-    """0 only when every case ran and passed; see the module docstring for why skips count."""
-    if results.cases and all(case.verdict is Verdict.PASS for case in results.cases):
+    """0 only when every case ran and passed (and fuzzing, if run, found nothing); skips count, see above."""
+    fuzz_clean = results.fuzz is None or results.fuzz.ok
+    if results.cases and fuzz_clean and all(case.verdict is Verdict.PASS for case in results.cases):
         return EXIT_OK
     return EXIT_FAILURES
 
@@ -82,19 +86,6 @@ def default_provider(base_url: str) -> str:
 def path_slug(name: str) -> str:
     """A provider name made safe as one directory name (no separators, no '..')."""
     return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "unnamed"
-
-
-def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
-    def parse(text: str) -> int | float:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}") from None
-        if value <= 0:
-            raise argparse.ArgumentTypeError(f"expected a positive {kind.__name__}, got {text!r}")
-        return value
-
-    return parse
 
 
 def _add_selection(parser: argparse.ArgumentParser) -> None:
@@ -159,14 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_selection(run)
     run.add_argument(
-        "--concurrency", type=_positive(int), default=4, metavar="N", help="cases in flight (default 4)"
+        "--concurrency", type=positive_int, default=4, metavar="N", help="cases in flight (default 4)"
     )
     run.add_argument(
-        "--timeout", type=_positive(float), default=60.0, metavar="S", help="seconds per case (default 60)"
+        "--timeout", type=positive_float, default=60.0, metavar="S", help="seconds per case (default 60)"
     )
     run.add_argument(
         "--out", type=Path, metavar="DIR", help="report directory (default: reports/<provider>/)"
     )
+    fuzz_cli.add_run_fuzz_arguments(run)
     run.set_defaults(handler=cmd_run)
 
     lister = commands.add_parser("list", help="list the suite's cases", description="List the suite's cases.")
@@ -277,6 +269,7 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
         raise UsageError(f"--base-url is required{hint}")
     base_url = _check_base_url(args.base_url or (profile.base_url if profile else ""))
     baseline = load(args.baseline) if args.baseline else None
+    fuzz_cli.check_run_fuzz_arguments(args)
     if not list_cases(args.cases_dir, only=args.only, exclude=args.exclude):
         raise UsageError(_no_cases_message(args))
     # Reachable, authorised, and a model to test: all usage errors, found before anything is written.
@@ -298,6 +291,7 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     )
     with _ProgressBar(stderr) as bar:
         results = run_suite(config, bar)
+    results.fuzz = fuzz_cli.fuzz_for_run(args, base_url=base_url, model=model, api_key=api_key, console=stderr)
     if profile is not None:
         results = profile.attach(results)
     comparison = compare.compare(baseline, results, str(args.baseline)) if baseline else None
@@ -311,24 +305,26 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     if comparison is not None:
         print_changes(stdout, comparison, [api_key])  # regressions first: they decide the exit status
     print_summary(stdout, results, [api_key])
+    if results.fuzz is not None:
+        fuzz_cli.print_fuzz_summary(stdout, results.fuzz)
     claims_line = claims_summary(results)
     if claims_line:
         stdout.print(Text(f"Documented claims of {profile.name if profile else provider}: {claims_line}"))
     stdout.print(Text(f"Reports in {out_dir}/: " + ", ".join(p.name for p in written.values())))
     if comparison is not None:
-        status = EXIT_FAILURES if comparison.regressions else EXIT_OK
-        stdout.print(
-            Text(
-                f"{len(comparison.regressions)} regression(s) against {args.baseline} (exit {status})",
-                style="bold",
-            )
-        )
+        fuzz_regressions = fuzz_results.regressions(baseline.fuzz if baseline else None, results.fuzz)
+        for line in fuzz_regressions:
+            stdout.print(Text(f"regression: {scrub(line, [api_key])}", style="red"))
+        count = len(comparison.regressions) + len(fuzz_regressions)
+        status = EXIT_FAILURES if count else EXIT_OK
+        stdout.print(Text(f"{count} regression(s) against {args.baseline} (exit {status})", style="bold"))
         return status
     status = exit_status(results)
     if status != EXIT_OK:
         not_passed = len(results.cases) - results.counts()[Verdict.PASS.value]
+        findings = f", {results.fuzz.total_failures} fuzz finding(s)" if results.fuzz and not results.fuzz.ok else ""
         stdout.print(
-            Text(f"{not_passed} of {len(results.cases)} cases did not pass (exit {status})", style="bold")
+            Text(f"{not_passed} of {len(results.cases)} cases did not pass{findings} (exit {status})", style="bold")
         )
     return status
 

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from conformance.fuzz.results import FuzzResults
+
 FORMAT_VERSION = 1
 
 
@@ -103,6 +105,7 @@ class RunResults(BaseModel):
     run: RunInfo
     cases: list[CaseResult]
     cells: list[Cell] = Field(default_factory=list)
+    fuzz: FuzzResults | None = None  # the robustness section, when the run also fuzzed (run --fuzz N)
 
     def counts(self) -> dict[str, int]:
         out = {v.value: 0 for v in Verdict}

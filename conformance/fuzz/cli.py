@@ -25,42 +25,14 @@ from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
+from conformance.argtypes import non_negative_int, positive_float, positive_int
 from conformance.errors import UsageError
 from conformance.fuzz.results import FuzzResults, FuzzVerdict
 
 API_KEY_ENV = "OPENAI_API_KEY"
 EXIT_OK, EXIT_FINDINGS = 0, 1
 RESULTS_FILE = "fuzz.json"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
+RUN_FUZZ_BUDGET = 1800.0  # seconds `run --fuzz N` may spend fuzzing unless --fuzz-budget says otherwise
 
 
 def _endpoint_help() -> str:
@@ -88,25 +60,25 @@ def add_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--max-examples",
-        type=_positive_int,
+        type=positive_int,
         default=DEFAULT_MAX_EXAMPLES,
         metavar="N",
         help=f"generated requests per endpoint, for valid and again for invalid input, on top of the "
         f"boundary-value cases (default {DEFAULT_MAX_EXAMPLES})",
     )
     parser.add_argument(
-        "--seed", type=_non_negative_int, metavar="S", help="seed; the same seed replays the same requests"
+        "--seed", type=non_negative_int, metavar="S", help="seed; the same seed replays the same requests"
     )
     parser.add_argument(
         "--time-budget",
-        type=_positive_float,
+        type=positive_float,
         default=DEFAULT_TIME_BUDGET,
         metavar="S",
         help=f"stop generating after S seconds in all (default {DEFAULT_TIME_BUDGET:.0f})",
     )
     parser.add_argument(
         "--request-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=DEFAULT_REQUEST_TIMEOUT,
         metavar="S",
         help=f"seconds a request may take before it counts as a hang (default {DEFAULT_REQUEST_TIMEOUT:.0f})",
@@ -126,7 +98,7 @@ def add_run_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags `conformance run` gets to include a fuzz run in its report (off unless --fuzz N)."""
     parser.add_argument(
         "--fuzz",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=0,
         metavar="N",
         help="also fuzz with N generated requests per endpoint and input kind (default 0: no fuzzing)",
@@ -135,15 +107,37 @@ def add_run_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
         "--fuzz-endpoints", metavar="E", nargs="+", action="extend", default=[], help=_endpoint_help()
     )
     parser.add_argument(
-        "--fuzz-seed", type=_non_negative_int, metavar="S", help="fuzzing seed (default: random, recorded)"
+        "--fuzz-seed", type=non_negative_int, metavar="S", help="fuzzing seed (default: random, recorded)"
     )
     parser.add_argument(
         "--fuzz-budget",
-        type=_positive_float,
-        default=1800.0,
+        type=positive_float,
         metavar="S",
-        help="seconds fuzzing may take in all (default 1800)",
+        help=f"seconds fuzzing may take in all (default {RUN_FUZZ_BUDGET:.0f})",
     )
+
+
+def check_run_fuzz_arguments(args: argparse.Namespace) -> None:
+    """Refuse fuzz flags that would be ignored, and unknown endpoints, before the suite runs for minutes."""
+    from conformance.fuzz.overlay import UnknownEndpoint, select_endpoints
+
+    if not args.fuzz:
+        given = [
+            flag
+            for flag, value in (
+                ("--fuzz-endpoints", args.fuzz_endpoints),
+                ("--fuzz-seed", args.fuzz_seed),
+                ("--fuzz-budget", args.fuzz_budget),
+            )
+            if value not in (None, [])
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)} only take effect with --fuzz N (N generated requests per endpoint)")
+        return
+    try:
+        select_endpoints(list(args.fuzz_endpoints) or None)
+    except UnknownEndpoint as exc:
+        raise UsageError(f"--fuzz-endpoints: {exc}") from None
 
 
 def _progress(console: Console) -> tuple[Status, Callable[[str], None]]:
@@ -172,7 +166,7 @@ def fuzz_for_run(
             endpoints=list(args.fuzz_endpoints) or None,
             max_examples=args.fuzz,
             seed=args.fuzz_seed,
-            timeout=args.fuzz_budget,
+            timeout=args.fuzz_budget or RUN_FUZZ_BUDGET,
             request_timeout=min(getattr(args, "timeout", 30.0), 60.0),
             progress=update,
         )

@@ -98,3 +98,19 @@ class FuzzResults(BaseModel):
     def ok(self) -> bool:
         """No findings and nothing left unfuzzed (a spent time budget alone is not a failure)."""
         return all(e.verdict is FuzzVerdict.PASS for e in self.endpoints)
+
+
+def regressions(old: FuzzResults | None, new: FuzzResults | None) -> list[str]:
+    """Endpoints fuzzed clean in `old` that have findings (or could not be fuzzed) in `new`.
+
+    Like matrix cells under `run --baseline`: an endpoint the old run did not fuzz is new, listed
+    in the report but never a regression, so adding --fuzz to a gated job does not break it.
+    """
+    if old is None or new is None:
+        return []
+    before = {e.endpoint: e.verdict for e in old.endpoints}
+    return [
+        f"{e.endpoint}: robustness {before[e.endpoint].value} -> {e.verdict.value} ({e.summary})"
+        for e in new.endpoints
+        if e.verdict is not FuzzVerdict.PASS and before.get(e.endpoint) is FuzzVerdict.PASS
+    ]

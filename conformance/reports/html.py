@@ -14,6 +14,7 @@ from html import escape
 from typing import Any
 
 from conformance import compare
+from conformance.fuzz import report as fuzz_report
 from conformance.matrix import case_state
 from conformance.reports import changes, claims, view
 from conformance.results import CaseResult, Cell, CellState, Exchange, RunResults, Verdict
@@ -275,6 +276,11 @@ def render(runs: Sequence[RunResults]) -> str:
         *([_scores(runs, labels)] if len(runs) > 1 else []),
         *_matrix(runs, labels, anchors),
         *(claims.html_section(run, lab) for lab, run in zip(labels, runs, strict=True)),
+        *(
+            (f"<h3>{_e(lab)}</h3>" if len(runs) > 1 else "") + fuzz_report.html_section(run.fuzz)
+            for lab, run in zip(labels, runs, strict=True)
+            if run.fuzz is not None
+        ),
         *_cases(runs, labels, anchors),
     ]
     return (

@@ -10,6 +10,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
+from conformance.fuzz import report as fuzz_report
 from conformance.reports import view
 from conformance.results import CaseResult, RunResults, Verdict
 
@@ -94,6 +95,10 @@ def render(runs: Sequence[RunResults]) -> str:
             for case in cases:
                 _testcase(suite, case, _x(classprefix))
             all_cases += cases
+        if run.fuzz is not None:
+            root.append(fuzz_report.junit_testsuite(run.fuzz, classprefix))
     root.attrib.update(_tally(all_cases))
+    for key in ("tests", "failures", "errors"):  # the fuzz suites count too: a CI gate reads the totals
+        root.set(key, str(sum(int(suite.get(key, "0")) for suite in root)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

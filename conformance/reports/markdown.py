@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from conformance import compare
+from conformance.fuzz import report as fuzz_report
 from conformance.reports import changes, claims, view
 from conformance.results import CellState, RunResults
 
@@ -91,6 +92,8 @@ def render_single(run: RunResults) -> str:
     if not rows:
         out += ["No parameters were measured.", ""]
     out += claims.markdown_section(run)
+    if run.fuzz is not None:
+        out += ["", fuzz_report.markdown_section(run.fuzz)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -134,6 +137,9 @@ def render_merged(runs: Sequence[RunResults]) -> str:
         section = claims.markdown_section(run)
         if section:
             out += [f"**{_cell(label)}**", "", *section]
+    for label, run in zip(labels, runs, strict=True):
+        if run.fuzz is not None:
+            out += ["", f"**{_cell(label)}**", "", fuzz_report.markdown_section(run.fuzz)]
     return "\n".join(out).rstrip() + "\n"
 
 
