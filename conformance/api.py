@@ -40,6 +40,7 @@ class RunConfig:
     concurrency: int = 4
     timeout: float = 60.0  # per case
     cases_dir: Path | None = None  # default: the repository's specs/cases
+    case_ids: list[str] | None = None  # exactly these cases, after only/exclude (the pytest plugin's -k/-m)
 
 
 class ProgressListener(Protocol):
@@ -57,6 +58,9 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
     if config.timeout <= 0:
         raise UsageError(f"timeout must be positive, not {config.timeout:g}")
     cases = list_cases(config.cases_dir, config.only, config.exclude)
+    if config.case_ids is not None:
+        wanted = set(config.case_ids)
+        cases = [case for case in cases if case.id in wanted]
     base_url = config.base_url.rstrip("/")
     model = resolve_model(base_url, config.api_key, config.model, timeout=min(config.timeout, 30.0))
     target = Target(
@@ -81,6 +85,7 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
                 "only": list(config.only),
                 "exclude": list(config.exclude),
                 "cases_dir": str(config.cases_dir) if config.cases_dir else None,
+                **({"case_ids": list(config.case_ids)} if config.case_ids is not None else {}),
             },
         ),
         cases=results,
