@@ -224,8 +224,15 @@ FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
 # compare the two with ordinary field expectations.
 
 
-def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
-    choices: dict[int, dict[str, Any]] = {}
+def _assemble(
+    chunks: list[Any],
+    obj: str,
+    new_slot: Callable[[Any], dict[str, Any]],
+    merge: Callable[[dict[str, Any], dict[str, Any]], None],
+) -> dict[str, Any]:
+    """Chunks by choice index into one answer: the head of the first chunk, the last usage seen,
+    each choice's last finish_reason; `merge` adds what else a choice's chunk carries."""
+    choices: dict[Any, dict[str, Any]] = {}
     usage = None
     head: dict[str, Any] = {}
     for chunk in chunks:
@@ -239,28 +246,38 @@ def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
             if not isinstance(choice, dict):
                 continue
             index = choice.get("index")
-            slot = choices.setdefault(
-                index,
-                {"index": index, "message": {"role": None, "content": None}, "finish_reason": None, "logprobs": None},
-            )
-            delta = choice.get("delta") or {}
-            if delta.get("role") and slot["message"]["role"] is None:
-                slot["message"]["role"] = delta["role"]
-            if isinstance(delta.get("content"), str):
-                slot["message"]["content"] = (slot["message"]["content"] or "") + delta["content"]
-            _add_tool_call_deltas(slot, delta.get("tool_calls"))
+            slot = choices.setdefault(index, new_slot(index))
+            merge(slot, choice)
             if choice.get("finish_reason") is not None:
                 slot["finish_reason"] = choice["finish_reason"]
-            logprobs = choice.get("logprobs")
-            if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
-                slot["logprobs"] = slot["logprobs"] or {"content": []}
-                slot["logprobs"]["content"].extend(logprobs["content"])
     ordered = [choices[k] for k in sorted(choices, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))]
-    for slot in ordered:
+    return {**head, "object": obj, "choices": ordered, "usage": usage}
+
+
+def _chat_slot(index: Any) -> dict[str, Any]:
+    return {"index": index, "message": {"role": None, "content": None}, "finish_reason": None, "logprobs": None}
+
+
+def _merge_chat_choice(slot: dict[str, Any], choice: dict[str, Any]) -> None:
+    delta = choice.get("delta") or {}
+    if delta.get("role") and slot["message"]["role"] is None:
+        slot["message"]["role"] = delta["role"]
+    if isinstance(delta.get("content"), str):
+        slot["message"]["content"] = (slot["message"]["content"] or "") + delta["content"]
+    _add_tool_call_deltas(slot, delta.get("tool_calls"))
+    logprobs = choice.get("logprobs")
+    if isinstance(logprobs, dict) and isinstance(logprobs.get("content"), list):
+        slot["logprobs"] = slot["logprobs"] or {"content": []}
+        slot["logprobs"]["content"].extend(logprobs["content"])
+
+
+def assemble_chat(chunks: list[Any]) -> dict[str, Any]:
+    answer = _assemble(chunks, "chat.completion", _chat_slot, _merge_chat_choice)
+    for slot in answer["choices"]:
         calls = slot.pop("_calls", None)
         if calls:
             slot["message"]["tool_calls"] = [calls[k] for k in sorted(calls, key=str)]
-    return {**head, "object": "chat.completion", "choices": ordered, "usage": usage}
+    return answer
 
 
 def _add_tool_call_deltas(slot: dict[str, Any], deltas: Any) -> None:
@@ -280,35 +297,24 @@ def _add_tool_call_deltas(slot: dict[str, Any], deltas: Any) -> None:
             call["function"]["arguments"] += function["arguments"]
 
 
+def _completion_slot(index: Any) -> dict[str, Any]:
+    return {"index": index, "text": "", "finish_reason": None, "logprobs": None}
+
+
+def _merge_completion_choice(slot: dict[str, Any], choice: dict[str, Any]) -> None:
+    if isinstance(choice.get("text"), str):
+        slot["text"] += choice["text"]
+    logprobs = choice.get("logprobs")
+    if isinstance(logprobs, dict):
+        merged = slot["logprobs"] = slot["logprobs"] or {}
+        for key in ("tokens", "token_logprobs", "top_logprobs", "text_offset"):
+            if isinstance(logprobs.get(key), list):
+                merged.setdefault(key, []).extend(logprobs[key])
+
+
 def assemble_completions(chunks: list[Any]) -> dict[str, Any]:
     """Legacy `text_completion` chunks back into one completion: texts and logprob lists concatenated."""
-    choices: dict[Any, dict[str, Any]] = {}
-    usage = None
-    head: dict[str, Any] = {}
-    for chunk in chunks:
-        if not isinstance(chunk, dict):
-            continue
-        if not head:
-            head = {k: chunk.get(k) for k in ("id", "created", "model")}
-        if chunk.get("usage") is not None:
-            usage = chunk["usage"]
-        for choice in chunk.get("choices") or []:
-            if not isinstance(choice, dict):
-                continue
-            index = choice.get("index")
-            slot = choices.setdefault(index, {"index": index, "text": "", "finish_reason": None, "logprobs": None})
-            if isinstance(choice.get("text"), str):
-                slot["text"] += choice["text"]
-            if choice.get("finish_reason") is not None:
-                slot["finish_reason"] = choice["finish_reason"]
-            logprobs = choice.get("logprobs")
-            if isinstance(logprobs, dict):
-                merged = slot["logprobs"] = slot["logprobs"] or {}
-                for key in ("tokens", "token_logprobs", "top_logprobs", "text_offset"):
-                    if isinstance(logprobs.get(key), list):
-                        merged.setdefault(key, []).extend(logprobs[key])
-    ordered = [choices[k] for k in sorted(choices, key=lambda k: (0, k, "") if isinstance(k, int) else (1, 0, str(k)))]
-    return {**head, "object": "text_completion", "choices": ordered, "usage": usage}
+    return _assemble(chunks, "text_completion", _completion_slot, _merge_completion_choice)
 
 
 ASSEMBLERS: dict[str, Callable[[list[Any]], dict[str, Any]]] = {

@@ -140,73 +140,54 @@ def _response_schema(meta: dict[str, Any], case: schemathesis.Case) -> str:
     return str(meta["response"])
 
 
+def _violation(label: str, key: str, message: str) -> ResponseSchemaViolation:
+    return ResponseSchemaViolation(
+        operation=label, title=ResponseSchemaViolation.kind_title, key=key, message=message
+    )
+
+
+def _validate(label: str, value: object, schema_name: str, schemas: Path | None, where_prefix: str = "") -> None:
+    errors = schema_errors(value, schema_name, schemas)
+    if errors:
+        where, message = _first_error(errors)
+        raise _violation(
+            label, f"{schema_name}|{where}", f"{where_prefix}Not a valid {schema_name}: {where}: {message}"
+        )
+
+
 def _check_json_body(
     label: str, response: schemathesis.Response, schema_name: str, schemas: Path | None
 ) -> None:
-    title = ResponseSchemaViolation.kind_title
     try:
         body = json.loads(response.content)
     except ValueError:
-        raise ResponseSchemaViolation(
-            operation=label,
-            title=title,
-            key="not-json",
-            message=f"{response.status_code} body is not JSON: {response.content[:200]!r}",
+        raise _violation(
+            label, "not-json", f"{response.status_code} body is not JSON: {response.content[:200]!r}"
         ) from None
-    errors = schema_errors(body, schema_name, schemas)
-    if errors:
-        where, message = _first_error(errors)
-        raise ResponseSchemaViolation(
-            operation=label,
-            title=title,
-            key=f"{schema_name}|{where}",
-            message=f"Not a valid {schema_name}: {where}: {message}",
-        )
+    _validate(label, body, schema_name, schemas)
 
 
 def _check_event_stream(
     case: schemathesis.Case, response: schemathesis.Response, schema_name: str, schemas: Path | None
 ) -> None:
     label = case.operation.label
-    title = ResponseSchemaViolation.kind_title
     context = deserialization.DeserializationContext(operation=case.operation, case=case)
     events = deserialization.deserialize_response(response, "text/event-stream", context=context)
     if not events:
-        raise ResponseSchemaViolation(
-            operation=label,
-            title=title,
-            key="empty-stream",
-            message="The event stream carries no `data:` event",
-        )
+        raise _violation(label, "empty-stream", "The event stream carries no `data:` event")
     for index, event in enumerate(events):
         data = event["data"]
         if data == DONE:
             if index != len(events) - 1:
-                raise ResponseSchemaViolation(
-                    operation=label,
-                    title=title,
-                    key="after-done",
-                    message=f"{len(events) - 1 - index} event(s) after `data: [DONE]`",
-                )
+                raise _violation(label, "after-done", f"{len(events) - 1 - index} event(s) after `data: [DONE]`")
             continue
         try:
             chunk = json.loads(data)
         except ValueError:
-            raise ResponseSchemaViolation(
-                operation=label,
-                title=title,
-                key="chunk-not-json",
-                message=f"Event #{index}: `data:` is neither JSON nor [DONE]: {data[:200]!r}",
+            raise _violation(
+                label, "chunk-not-json", f"Event #{index}: `data:` is neither JSON nor [DONE]: {data[:200]!r}"
             ) from None
-        errors = schema_errors(chunk, schema_name, schemas)
-        if errors:
-            where, message = _first_error(errors)
-            raise ResponseSchemaViolation(
-                operation=label,
-                title=title,
-                key=f"{schema_name}|{where}",
-                message=f"Event #{index}: not a valid {schema_name}: {where}: {message}",
-            )
+        _validate(label, chunk, schema_name, schemas, where_prefix=f"Event #{index}: ")
 
 
 @schemathesis.check
