@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from conformance import expressions, openapi, yamlfile
+from conformance import expressions, openapi, shapes, yamlfile
 from conformance.errors import UsageError
 from conformance.paths import default_cases_dir
 from conformance.results import FailureKind
@@ -36,7 +36,7 @@ SUBJECTS = ("status", "header", "schema", "sse", "field", "value", "that", "json
 PREDICATES = (
     "equals", "not_equals", "matches", "not_matches", "exists", "type", "count", "length", "le", "lt",
     "ge", "gt", "one_of", "contains", "not_contains", "startswith", "prefix_of", "join_equals",
-    "all_equal", "is_json", "validates", "json_schema", "each", "offsets_of",
+    "all_equal", "is_json", "validates", "json_schema", "each", "offsets_of", "shape", "all_in", "in_order",
 )  # fmt: skip
 _NEEDS_PREDICATE = {"field", "value", "header"}
 JSON_TYPES = {"string", "integer", "number", "boolean", "object", "array", "null"}
@@ -87,6 +87,9 @@ class Expectation(_Strict):
     json_schema: dict[str, Any] | str | None = None  # an inline JSON Schema (or ${...}); strings are parsed first
     each: Expectation | None = None  # predicates applied to every element of a list
     offsets_of: str | list[str] | None = None  # start offsets of these strings laid end to end (text_offset)
+    shape: Any = None  # a recorded JSON-type skeleton (conformance.shapes): fields present and their types
+    all_in: list[Any] | None = None  # every value at a [*] path is one of these (and there is one)
+    in_order: list[Any] | None = None  # these items occur in this order (repeats collapsed, extras allowed)
 
     kind: FailureKind | None = None
     why: str | None = None
@@ -347,6 +350,8 @@ def _check_expectation(exp: Expectation, where: str, available: set[str], in_ste
             expressions.parse_path(exp.field or "")
         except expressions.ExpressionError as exc:
             raise _CaseProblem(f"{where}.field: {exc}") from exc
+    if "shape" in exp.model_fields_set and shapes.problem(exp.shape):
+        raise _CaseProblem(f"{where}: {shapes.problem(exp.shape)}")
     for schema_name in (exp.schema_, exp.validates):
         if schema_name is not None and schema_name not in openapi.schema_names():
             raise _CaseProblem(f"{where}: no schema {schema_name!r} in the OpenAPI spec")
@@ -420,6 +425,8 @@ def _load_file_cached(path: Path, mtime_ns: int, size: int) -> tuple[Case, ...]:
 
 def load_cases(cases_dir: Path | None = None) -> list[Case]:
     directory = Path(cases_dir) if cases_dir else default_cases_dir()
+    if directory.is_file():  # one case file, e.g. a cassette from `conformance record`
+        return list(_load_file_cached(directory, *_stamp(directory)))
     if not directory.is_dir():
         raise UsageError(f"{directory}: no such cases directory")
     files = sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml"))

@@ -14,9 +14,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from conformance import expressions, openapi
+from conformance import expressions, openapi, shapes
 from conformance.cases import Expectation, Range
 from conformance.results import CheckOutcome, FailureKind
+from conformance.shapes import json_type
 from conformance.sse import FRAMING_CHECKS, ParsedStream
 
 _MISSING = object()
@@ -198,6 +199,9 @@ def _phrase(name: str, raw_arg: Any, arg: Any) -> str:
         "json_schema": "validates against the given JSON Schema",
         "each": "each element satisfies the nested check",
         "offsets_of": "are the start offsets of the given strings laid end to end",
+        "shape": "has the recorded fields and JSON types (extra fields ignored)",
+        "all_in": f"are all among the recorded {shown}",
+        "in_order": f"holds the recorded sequence {shown} in order (repeats collapsed, others may come between)",
     }.get(name, f"{name.replace('_', ' ')} {shown}")
 
 
@@ -261,22 +265,6 @@ def _type(value: Any, arg: Any, names: Any) -> str:
     actual = json_type(value)
     ok = actual in wanted or (actual == "integer" and "number" in wanted)
     return "" if ok else f"is of type {actual}: {short(value)}"
-
-
-def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
 
 
 def _matches(value: Any, arg: Any, names: Any, negate: bool = False) -> str:
@@ -396,4 +384,7 @@ _PREDICATES: dict[str, Callable[[Any, Any, Any], str]] = {
     "json_schema": _json_schema,
     "each": _each,
     "offsets_of": _offsets_of,
+    "shape": shapes.shape_predicate,  # recorded calls (conformance record): see conformance.shapes
+    "all_in": shapes.all_in_predicate,
+    "in_order": shapes.in_order_predicate,
 }

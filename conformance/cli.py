@@ -43,6 +43,7 @@ from conformance.argtypes import positive_float, positive_int
 from conformance.errors import UsageError
 from conformance.fuzz import cli as fuzz_cli
 from conformance.fuzz import results as fuzz_results
+from conformance.record import cli as record_cli
 from conformance.reports.changes import print_changes
 from conformance.reports.claims import claims_summary
 from conformance.reports.console import print_summary
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
         "with run --baseline and with diff: 1 only when a cell got worse.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {tool_version()}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,diff}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,diff,fuzz,record,replay}")
 
     run = commands.add_parser(
         "run",
@@ -195,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fuzz_cli.add_fuzz_arguments(fuzz)
     fuzz.set_defaults(handler=fuzz_cli.fuzz_main)
+    record_cli.add_commands(commands)  # record, replay
     return parser
 
 
