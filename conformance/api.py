@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from conformance import sdks as sdk_choice
 from conformance.cases import Case, load_cases, select
 from conformance.errors import UsageError
 from conformance.matrix import derive_cells
@@ -40,6 +41,9 @@ class RunConfig:
     concurrency: int = 4
     timeout: float = 60.0  # per case
     cases_dir: Path | None = None  # default: the repository's specs/cases
+    # Official SDKs that replay SDK calls: the first makes `cases` (and the matrix); the others, in
+    # `sdk_cases`, replay only the cases with an SDK call. See conformance.sdks.
+    sdks: list[str] = field(default_factory=lambda: list(sdk_choice.DEFAULT))
     case_ids: list[str] | None = None  # exactly these cases, after only/exclude (the pytest plugin's -k/-m)
 
 
@@ -61,6 +65,8 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
     if config.case_ids is not None:
         wanted = set(config.case_ids)
         cases = [case for case in cases if case.id in wanted]
+    sdks = sdk_choice.check(config.sdks)
+    replayed = [case for case in cases if sdk_choice.uses_sdk(case)]
     base_url = config.base_url.rstrip("/")
     model = resolve_model(base_url, config.api_key, config.model, timeout=min(config.timeout, 30.0))
     target = Target(
@@ -68,9 +74,9 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
     )
     started_at = datetime.now(UTC)
     if listener is not None:
-        listener.started(len(cases))
+        listener.started(len(cases) + len(replayed) * (len(sdks) - 1))
     on_result = listener.case_finished if listener is not None else None
-    results = _run_coroutine(_run(target, cases, on_result))
+    results, sdk_cases, versions = _run_coroutine(_run(target, sdks, cases, replayed, on_result))
     return RunResults(
         run=RunInfo(
             provider=config.provider,
@@ -85,17 +91,33 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
                 "only": list(config.only),
                 "exclude": list(config.exclude),
                 "cases_dir": str(config.cases_dir) if config.cases_dir else None,
+                "sdks": sdks,
+                "sdk_versions": versions,
                 **({"case_ids": list(config.case_ids)} if config.case_ids is not None else {}),
             },
         ),
         cases=results,
         cells=derive_cells(results),
+        sdk_cases=sdk_cases,
     )
 
 
-async def _run(target: Target, cases: list[Case], on_result: Any) -> list[CaseResult]:
-    async with Runner(target) as runner:
-        return await runner.run_all(cases, on_result)
+async def _run(
+    target: Target, sdks: list[str], cases: list[Case], replayed: list[Case], on_result: Any
+) -> tuple[list[CaseResult], list[CaseResult], dict[str, str]]:
+    """The first SDK runs every case; the others, one after the other, the cases with an SDK call."""
+    results: list[CaseResult] = []
+    sdk_cases: list[CaseResult] = []
+    versions: dict[str, str] = {}
+    for index, sdk in enumerate(sdks):
+        async with Runner(target, sdk) as runner:
+            mine = await runner.run_all(cases if index == 0 else replayed, on_result)
+            versions[sdk] = runner.sdk_version()
+        if index == 0:
+            results = mine
+        else:
+            sdk_cases += mine
+    return results, sdk_cases, versions
 
 
 def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

@@ -70,6 +70,7 @@ class CaseResult(BaseModel):
     checks: list[CheckOutcome] = Field(default_factory=list)
     evidence: list[Exchange] = Field(default_factory=list)
     duration_s: float = 0.0
+    sdk: str = "python"  # the official SDK that made the case's SDK calls ("python" or "node")
 
 
 class CellState(StrEnum):
@@ -105,6 +106,9 @@ class RunResults(BaseModel):
     run: RunInfo
     cases: list[CaseResult]
     cells: list[Cell] = Field(default_factory=list)
+    # `run --sdk python,node`: the cases with an SDK call, replayed through each SDK after the first
+    # (same case ids; `cases` and the matrix come from the first SDK). See conformance.sdks.
+    sdk_cases: list[CaseResult] = Field(default_factory=list)
     fuzz: FuzzResults | None = None  # the robustness section, when the run also fuzzed (run --fuzz N)
 
     def counts(self) -> dict[str, int]:

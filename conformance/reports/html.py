@@ -16,7 +16,7 @@ from typing import Any
 from conformance import compare
 from conformance.fuzz import report as fuzz_report
 from conformance.matrix import case_state
-from conformance.reports import changes, claims, view
+from conformance.reports import changes, claims, sdks, view
 from conformance.results import CaseResult, Cell, CellState, Exchange, RunResults, Verdict
 
 _CSS = """
@@ -276,6 +276,12 @@ def render(runs: Sequence[RunResults]) -> str:
         *([_scores(runs, labels)] if len(runs) > 1 else []),
         *_matrix(runs, labels, anchors),
         *(claims.html_section(run, lab) for lab, run in zip(labels, runs, strict=True)),
+        *(
+            (f"<h3>{_e(lab)}</h3>" if len(runs) > 1 else "")
+            + sdks.html_section(run, lambda c, r=r: _case(c, f"r{r}-{c.sdk}-sdk-{_slug(c.case_id)}"))
+            for r, (lab, run) in enumerate(zip(labels, runs, strict=True))
+            if run.sdk_cases
+        ),
         *(
             (f"<h3>{_e(lab)}</h3>" if len(runs) > 1 else "") + fuzz_report.html_section(run.fuzz)
             for lab, run in zip(labels, runs, strict=True)

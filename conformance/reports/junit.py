@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from conformance.fuzz import report as fuzz_report
-from conformance.reports import view
+from conformance.reports import sdks, view
 from conformance.results import CaseResult, RunResults, Verdict
 
 # Characters XML 1.0 cannot carry at all, not even escaped; a response excerpt may hold any of them.
@@ -94,6 +94,14 @@ def render(runs: Sequence[RunResults]) -> str:
                 ET.SubElement(props, "property", name=key, value=_x(value))
             for case in cases:
                 _testcase(suite, case, _x(classprefix))
+            all_cases += cases
+        for sdk, endpoint, cases in sdks.by_sdk_and_endpoint(run):  # `run --sdk python,node`: the replays
+            started = run.run.started_at.isoformat(timespec="seconds")
+            suite = ET.SubElement(
+                root, "testsuite", name=_x(f"{prefix}{sdk} SDK: {endpoint}"), timestamp=started, **_tally(cases)
+            )
+            for case in cases:
+                _testcase(suite, case, _x(f"{classprefix}{sdk}."))
             all_cases += cases
         if run.fuzz is not None:
             root.append(fuzz_report.junit_testsuite(run.fuzz, classprefix))

@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from conformance import compare
 from conformance.fuzz import report as fuzz_report
-from conformance.reports import changes, claims, view
+from conformance.reports import changes, claims, sdks, view
 from conformance.results import CellState, RunResults
 
 
@@ -92,6 +92,7 @@ def render_single(run: RunResults) -> str:
     if not rows:
         out += ["No parameters were measured.", ""]
     out += claims.markdown_section(run)
+    out += sdks.markdown_section(run, _cell)
     if run.fuzz is not None:
         out += ["", fuzz_report.markdown_section(run.fuzz)]
     return "\n".join(out).rstrip() + "\n"
@@ -135,6 +136,10 @@ def render_merged(runs: Sequence[RunResults]) -> str:
         out += _endpoint_tables(endpoint, mine, columns, headers, score_line, view.feature_table(runs, endpoint))
     for label, run in zip(labels, runs, strict=True):
         section = claims.markdown_section(run)
+        if section:
+            out += [f"**{_cell(label)}**", "", *section]
+    for label, run in zip(labels, runs, strict=True):
+        section = sdks.markdown_section(run, _cell)
         if section:
             out += [f"**{_cell(label)}**", "", *section]
     for label, run in zip(labels, runs, strict=True):
