@@ -48,6 +48,7 @@ from conformance.reports.changes import print_changes
 from conformance.reports.claims import claims_summary
 from conformance.reports.console import print_summary
 from conformance.reports.scrub import scrub
+from conformance.reports.sdks import console_lines as sdk_lines
 from conformance.results import ResultsFileError, RunResults, Verdict, load
 
 if TYPE_CHECKING:
@@ -68,7 +69,8 @@ def tool_version() -> str:
 def exit_status(results: RunResults) -> int:
     """0 only when every case ran and passed (and fuzzing, if run, found nothing); skips count, see above."""
     fuzz_clean = results.fuzz is None or results.fuzz.ok
-    if results.cases and fuzz_clean and all(case.verdict is Verdict.PASS for case in results.cases):
+    every_case = [*results.cases, *results.sdk_cases]  # every SDK's replay counts (run --sdk python,node)
+    if results.cases and fuzz_clean and all(case.verdict is Verdict.PASS for case in every_case):
         return EXIT_OK
     return EXIT_FAILURES
 
@@ -158,6 +160,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--out", type=Path, metavar="DIR", help="report directory (default: reports/<provider>/)"
+    )
+    run.add_argument(
+        "--sdk",
+        default="python",
+        metavar="LIST",
+        help="official SDKs that make the cases' SDK calls, comma-separated: python (default), node "
+        "(the openai npm package; needs Node.js and scripts/setup-venv); the first makes the matrix, "
+        "the others replay the SDK cases and get their own report section",
     )
     fuzz_cli.add_run_fuzz_arguments(run)
     run.set_defaults(handler=cmd_run)
@@ -260,6 +270,7 @@ def _check_writable(directory: Path) -> None:
 
 
 def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    from conformance import sdks as sdk_choice
     from conformance.api import RunConfig, list_cases, resolve_model, run_suite
     from conformance.providers import find_profile
 
@@ -272,6 +283,7 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     base_url = _check_base_url(args.base_url or (profile.base_url if profile else ""))
     baseline = load(args.baseline) if args.baseline else None
     fuzz_cli.check_run_fuzz_arguments(args)
+    sdks = sdk_choice.parse(args.sdk)
     if not list_cases(args.cases_dir, only=args.only, exclude=args.exclude):
         raise UsageError(_no_cases_message(args))
     # Reachable, authorised, and a model to test: all usage errors, found before anything is written.
@@ -290,6 +302,7 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
         concurrency=args.concurrency,
         timeout=args.timeout,
         cases_dir=args.cases_dir,
+        sdks=sdks,
     )
     with _ProgressBar(stderr) as bar:
         results = run_suite(config, bar)
@@ -307,6 +320,8 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     if comparison is not None:
         print_changes(stdout, comparison, [api_key])  # regressions first: they decide the exit status
     print_summary(stdout, results, [api_key])
+    for line in sdk_lines(results):
+        stdout.print(Text(scrub(line, [api_key])))
     if results.fuzz is not None:
         fuzz_cli.print_fuzz_summary(stdout, results.fuzz)
     claims_line = claims_summary(results)
@@ -323,10 +338,13 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
         return status
     status = exit_status(results)
     if status != EXIT_OK:
-        not_passed = len(results.cases) - results.counts()[Verdict.PASS.value]
+        not_passed = sum(case.verdict is not Verdict.PASS for case in [*results.cases, *results.sdk_cases])
         findings = f", {results.fuzz.total_failures} fuzz finding(s)" if results.fuzz and not results.fuzz.ok else ""
         stdout.print(
-            Text(f"{not_passed} of {len(results.cases)} cases did not pass{findings} (exit {status})", style="bold")
+            Text(
+                f"{not_passed} of {len(results.cases) + len(results.sdk_cases)} cases did not pass{findings} (exit {status})",
+                style="bold",
+            )
         )
     return status
 
