@@ -14,18 +14,21 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from conftest import TEST_API_KEY
-from mutating_proxy import DONE, Ctx, Mutation, running_proxy
+from mutating_proxy import DONE, Ctx, Mutation, hang_after_first_chunk, running_proxy
 
 from conformance import cli
 from conformance.cases import load_file
+from conformance.record.proxy import running_recorder
 from conformance.results import Verdict, load
 from reference_server.launcher import RunningServer
 
@@ -250,6 +253,28 @@ def test_replay_against_another_server_reports_each_difference(
     assert not problems, "\n".join(problems)
     matrix = (tmp_path / "matrix.md").read_text()
     assert "tool_calls is missing" in matrix
+
+
+def test_a_stream_is_relayed_as_it_comes_and_an_abandoned_call_is_not_recorded(
+    keyed_server: RunningServer, tmp_path: Path
+) -> None:
+    """The upstream sends one chunk and never finishes: the app still gets that chunk at once."""
+    said: list[str] = []
+    cassette = tmp_path / "calls.yaml"
+    hang = {"hang": Mutation(respond=hang_after_first_chunk)}
+    with (
+        running_proxy(keyed_server.base_url, hang) as upstream,
+        running_recorder(upstream.base_url("hang"), cassette, said.append) as base,
+    ):
+        request = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        with httpx.stream("POST", f"{base}/chat/completions", json=request, timeout=10) as response:
+            first = next(response.iter_lines())
+        deadline = time.monotonic() + 10
+        while not said and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert first.startswith("data: {")
+    assert said == ["#1 POST /chat/completions: the app left before the answer ended; not recorded"]
+    assert load_file(cassette) == []
 
 
 # --- usage errors: one line, exit 2 -------------------------------------------------------------------

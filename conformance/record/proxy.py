@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import anyio
 import httpx
 import uvicorn
 from starlette.applications import Starlette
@@ -130,7 +131,8 @@ def build_app(recorder: Recorder, timeout: float = 600.0) -> Starlette:
                     recorder.skip(
                         f"#{seq} {request.method} {path}: the app left before the answer ended; not recorded"
                     )
-                await upstream.aclose()
+                with anyio.CancelScope(shield=True):  # the app left: hang up on the upstream too
+                    await upstream.aclose()
 
         passed = {k: v for k, v in upstream.headers.items() if k.lower() not in _NOT_FORWARDED}
         return StreamingResponse(relay(), status_code=upstream.status_code, headers=passed)
