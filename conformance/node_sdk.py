@@ -151,15 +151,20 @@ class NodeWorker:
     async def _read(self, stream: asyncio.StreamReader) -> None:
         try:
             async for line in stream:
-                message = json.loads(line)
+                try:
+                    message = json.loads(line)
+                except ValueError:  # not ours (a stray print): keep it for the exit message
+                    self._stderr.append(line.decode("utf-8", "replace").rstrip())
+                    continue
                 entry = self._pending.get(message.get("id"))
                 if entry is not None:
                     self._apply(message, *entry)
         finally:
-            tail = " | ".join(self._stderr) or "no message"
+            # Calls in flight get an error verdict; later calls fail at once instead of waiting out their deadline.
+            self._failed = f"the node SDK worker exited: {' | '.join(self._stderr) or 'no message'}"
             for outcome, done in self._pending.values():
                 if not done.done():
-                    outcome.transport_error = f"the node SDK worker exited: {tail}"
+                    outcome.transport_error = self._failed
                     done.set_result(None)
 
     def _apply(self, message: dict[str, Any], outcome: CallOutcome, done: asyncio.Future[Any]) -> None:
@@ -187,7 +192,8 @@ class NodeWorker:
     def _send(self, message: dict[str, Any]) -> None:
         process = self._process
         if process is not None and process.stdin is not None and not process.stdin.is_closing():
-            process.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            # allow_nan=False: JSON.parse would choke on NaN and take every call in flight down with it
+            process.stdin.write(json.dumps(message, allow_nan=False).encode("utf-8") + b"\n")
 
     async def call(
         self,

@@ -141,6 +141,30 @@ def test_worker_protocol(server: RunningServer, proxy: RunningProxy) -> None:
     assert after.status == 200 and after.finished is not None
 
 
+def test_a_dead_worker_fails_its_calls_and_the_next_ones_at_once(server: RunningServer, proxy: RunningProxy) -> None:
+    chat = {"model": server_model(server), "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+
+    async def scenario() -> tuple[CallOutcome, str]:
+        worker = node_sdk.NodeWorker()
+        try:
+            hung = CallOutcome(label="hung", via=node_sdk.VIA)
+            call = asyncio.ensure_future(worker.call(hung, proxy.base_url("hang"), None, "chat.completions.create", chat, 60))
+            while not hung.body:  # the first chunk is in: the call is in flight
+                await asyncio.sleep(0.05)
+            assert worker._process is not None
+            worker._process.kill()
+            await asyncio.wait_for(call, 10)
+            with pytest.raises(node_sdk.WorkerDied) as died:
+                await worker.call(CallOutcome(label="next", via=node_sdk.VIA), server.base_url, None, "models.list", {}, 60)
+            return hung, str(died.value)
+        finally:
+            await worker.close()
+
+    hung, died = asyncio.run(scenario())
+    assert hung.transport_error is not None and hung.transport_error.startswith("the node SDK worker exited")
+    assert died.startswith("the node SDK worker exited")
+
+
 def server_model(server: RunningServer) -> str:
     from conformance.api import resolve_model
 
