@@ -248,3 +248,32 @@ def test_a_call_refused_for_its_model_keeps_the_model() -> None:
 )
 def test_endpoint_names(path: str, endpoint: str) -> None:
     assert endpoint_of(path) == endpoint
+
+
+def test_a_model_in_the_path_becomes_the_parameter_too() -> None:
+    call = recorded({}, 200, {"id": "m1", "object": "model"}, path="/models/m1")
+    call.method, call.request_body = "GET", b""
+    case = case_for(call)
+    assert case["steps"][0]["http"] == {"method": "GET", "path": "/models/${model}"}
+    assert case["parameter"] == "GET /models/{model}"
+    call.status = 404  # the point of this call is that very name
+    assert case_for(call)["steps"][0]["http"]["path"] == "/models/m1"
+
+
+def test_server_errors_and_abandoned_calls_are_reported_not_recorded(tmp_path: Path) -> None:
+    from conformance.record.cassette import Cassette
+    from conformance.record.proxy import Recorder
+
+    said: list[str] = []
+    recorder = Recorder(
+        "http://127.0.0.1:9/v1", Cassette(tmp_path / "c.yaml", "http://127.0.0.1:9/v1"), said.append
+    )
+    recorder.record(recorded({"model": "m"}, 500, {"error": {"message": "boom"}}))
+    recorder.record(recorded({"model": "m"}, 200, ANSWER))
+    assert said == [
+        "#3 POST /chat/completions -> HTTP 500: not recorded (a server error is nothing to compare with)",
+        "#3 POST /chat/completions -> HTTP 200, recorded as rec.chat.completions.003",
+    ]
+    assert recorder.not_recorded == 1 and [c.id for c in load_file(tmp_path / "c.yaml")] == [
+        "rec.chat.completions.003"
+    ]

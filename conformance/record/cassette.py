@@ -104,7 +104,11 @@ def parameter_of(call: RecordedCall) -> str:
     if isinstance(body, dict):
         keys = sorted(str(k) for k in body if k not in _PAYLOAD_KEYS)
         return "+".join(keys) or "basic"
-    return f"{call.method} {call.path.split('?')[0]}"
+    model = recorded_model(call)
+    route = "/".join(
+        "{model}" if model and seg == model else seg for seg in call.path.split("?")[0].split("/")
+    )
+    return f"{call.method} {route}"
 
 
 def _escape(value: Any) -> Any:
@@ -140,6 +144,9 @@ def recorded_model(call: RecordedCall) -> str | None:
     """The model the call used, unless the call was refused because of it (then it is the point of the call)."""
     body = call.request_json
     model = body.get("model") if isinstance(body, dict) else None
+    parts = call.path.split("?")[0].strip("/").split("/")
+    if model is None and len(parts) == 2 and parts[0] == "models":  # GET /models/{model}
+        model = parts[1] if call.status != 404 else None
     if not isinstance(model, str) or not model:
         return None
     return None if _refused_for(call, model) else model
