@@ -24,19 +24,13 @@ from typing import Any
 
 import httpx
 import httpx2
-import openai
 
-from conformance import calls, checks, expressions, node_sdk
+from conformance import calls, checks, expressions
 from conformance.cases import Case, SharedStep, Step, is_baseline, step_name
 from conformance.results import CaseResult, CheckOutcome, Exchange, FailureKind, Verdict
 
 _SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "openai-api-key", "proxy-authorization"}
 _KIND_ORDER = [FailureKind.SCHEMA, FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
-# The check every 2xx answer to an SDK call gets: the SDK that made the call parsed it without throwing.
-_SDK_ACCEPTS = {
-    "sdk": "the openai SDK ({method}, strict validation) accepts the answer",
-    node_sdk.VIA: "the openai node SDK ({method}) accepts the answer",
-}
 
 
 @dataclass
@@ -63,25 +57,13 @@ class _NotReady(Exception):
 
 
 class Runner:
-    """One run's connection pools and shared-baseline memo. Use as an async context manager.
+    """One run's connection pools and shared-baseline memo. Use as an async context manager."""
 
-    `sdk` names the official SDK that makes the cases' SDK calls: "python" (the openai package, in
-    process) or "node" (the openai npm package, in a Node.js worker started on first use).
-    """
-
-    def __init__(self, target: Target, sdk: str = "python") -> None:
+    def __init__(self, target: Target) -> None:
         self.target = target
-        self.sdk = sdk
-        self._node = node_sdk.NodeWorker() if sdk == "node" else None
         self._pool: httpx2.AsyncHTTPTransport | None = None
         self._http: httpx.AsyncClient | None = None
         self._shared: dict[str, asyncio.Task[StepResult]] = {}
-
-    def sdk_version(self) -> str:
-        """The version of the SDK package that made this run's SDK calls ("" if none was made)."""
-        if self._node is not None:
-            return self._node.sdk_version or ""
-        return openai.__version__
 
     async def __aenter__(self) -> Runner:
         limits_size = max(4, self.target.concurrency * 2)
@@ -97,8 +79,6 @@ class Runner:
             await self._http.aclose()
         if self._pool is not None:
             await self._pool.aclose()
-        if self._node is not None:
-            await self._node.close()
 
     async def run_all(
         self, cases: Sequence[Case], on_result: Callable[[CaseResult], None] | None = None
@@ -135,7 +115,6 @@ class Runner:
                 evidence=[o.exchange() for o in log],
             )
         result.duration_s = round(time.monotonic() - started, 3)
-        result.sdk = self.sdk
         return redact(result, [self.target.api_key])
 
     async def _run_case(self, case: Case, log: list[calls.CallOutcome]) -> CaseResult:
@@ -205,26 +184,22 @@ class Runner:
     ) -> StepResult:
         assert self._pool is not None and self._http is not None, "use Runner as an async context manager"
         target = self.target
-        via = (node_sdk.VIA if self._node is not None else "sdk") if step.sdk else "httpx"
-        outcome = calls.CallOutcome(label=name, via=via)
+        outcome = calls.CallOutcome(label=name, via="sdk" if step.sdk else "httpx")
         try:
             if step.sdk is not None:
                 params = expressions.render(step.params, names)
                 if "model" not in params and _accepts_model(step.sdk):
                     params = {"model": target.model, **params}
                 log.append(outcome)
-                if self._node is not None:
-                    await self._node.call(outcome, target.base_url, target.api_key, step.sdk, params, target.timeout)
-                else:
-                    await calls.sdk_call(
-                        outcome, self._pool, target.base_url, target.api_key, step.sdk, params, target.timeout
-                    )
+                await calls.sdk_call(
+                    outcome, self._pool, target.base_url, target.api_key, step.sdk, params, target.timeout
+                )
             else:
                 assert step.http is not None
                 call = expressions.render(step.http.model_dump(by_alias=True), names)
                 log.append(outcome)
                 await calls.http_call(outcome, self._http, target.base_url, target.api_key, call, target.timeout)
-        except (expressions.ExpressionError, node_sdk.NodeMethodMissing) as exc:
+        except expressions.ExpressionError as exc:
             raise _NotReady(str(exc)) from exc
         return _judge_step(endpoint, step, name, outcome, names)
 
@@ -233,6 +208,10 @@ def _accepts_model(dotted: str) -> bool:
     from conformance.cases import sdk_probe_client
 
     return "model" in calls.sdk_signature(sdk_probe_client(), dotted).parameters
+
+
+def _wanted_statuses(exp: Any) -> list[Any]:
+    return exp.status if isinstance(exp.status, list) else [exp.status]
 
 
 def _judge_step(
@@ -245,13 +224,18 @@ def _judge_step(
         return StepResult(outcome, verdict=Verdict.ERROR, problem="no HTTP status")
     if status >= 500:
         return StepResult(outcome, verdict=Verdict.ERROR, problem=f"HTTP {status}: {_excerpt(outcome)}")
-    wants_error = any(
-        exp.subject == "status"
-        and not all(checks.status_matches(200, w) for w in (exp.status if isinstance(exp.status, list) else [exp.status]))
-        for exp in step.expect
-    )
+    wanted = [_wanted_statuses(exp) for exp in step.expect if exp.subject == "status"]
+    wants_error = any(not all(checks.status_matches(200, w) for w in statuses) for statuses in wanted)
     if 400 <= status < 500 and not wants_error:
         return StepResult(outcome, verdict=Verdict.UNSUPPORTED, problem=f"refused with HTTP {status}: {_excerpt(outcome)}")
+    if status in (404, 405) and wants_error and not any(checks.status_matches(status, w) for ws in wanted for w in ws):
+        # A route the server does not have, not a parameter it ignores: "rejected", not "accepted but ignored".
+        return StepResult(
+            outcome,
+            verdict=Verdict.UNSUPPORTED,
+            problem=f"HTTP {status} (no such route?) where {' or '.join(str(w) for ws in wanted for w in ws)} "
+            f"was expected: {_excerpt(outcome)}",
+        )
     if 200 <= status < 300 and not outcome.is_stream and not outcome.body_json()[0]:
         return StepResult(outcome, verdict=Verdict.ERROR, problem=f"HTTP {status} with a body that is not JSON: {_excerpt(outcome)}")
     if outcome.sdk_error and "could not decode" in outcome.sdk_error:
@@ -261,7 +245,7 @@ def _judge_step(
     if step.sdk is not None and 200 <= status < 300:
         step_checks.append(
             CheckOutcome(
-                expectation=_SDK_ACCEPTS[outcome.via].format(method=step.sdk),
+                expectation=f"the openai SDK ({step.sdk}, strict validation) accepts the answer",
                 passed=outcome.sdk_error is None,
                 detail=outcome.sdk_error or "",
                 kind=FailureKind.SCHEMA,

@@ -15,6 +15,9 @@ from conformance.results import CaseResult, RunResults, Verdict, load
 from reference_server.launcher import ServerStartError, running_server
 
 PROVIDER = "reference-server"
+# A short fuzz of every endpoint rides along, so the main job's report has its robustness section;
+# the documented 1000-per-endpoint run is `conformance fuzz` (README, reports/fuzz/).
+DEFAULT_FUZZ = ["--fuzz", "10", "--fuzz-seed", "1", "--fuzz-budget", "600"]
 
 
 def undocumented_shortfalls(results: RunResults) -> list[CaseResult]:
@@ -36,7 +39,10 @@ def undocumented_shortfalls(results: RunResults) -> list[CaseResult]:
     return out
 
 
-def _out_dir(extra: list[str]) -> tuple[Path, list[str]]:
+def _arguments(extra: list[str]) -> tuple[Path, list[str]]:
+    """The report directory and the run's arguments: the defaults unless the user gave their own."""
+    if not any(arg == "--fuzz" or arg.startswith("--fuzz=") for arg in extra):
+        extra = [*extra, *DEFAULT_FUZZ]
     if "--out" in extra:
         i = extra.index("--out")
         if i + 1 < len(extra):
@@ -48,11 +54,12 @@ def _out_dir(extra: list[str]) -> tuple[Path, list[str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the reference server, then `conformance run --base-url <it> --provider reference-server ARGS`.
 
-    Exit 0 when every case passed or was refused as the profile documents; otherwise the run's status.
+    Exit 0 when every case passed or was refused as the profile documents and fuzzing found nothing;
+    otherwise the run's status.
     """
     from conformance.cli import main as cli_main
 
-    out, extra = _out_dir(list(sys.argv[1:] if argv is None else argv))
+    out, extra = _arguments(list(sys.argv[1:] if argv is None else argv))
     print("starting the reference server on the bundled model...", file=sys.stderr)
     try:
         with running_server() as srv:
@@ -74,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"({names}); {len(shortfalls)} other case(s) did not pass",
             file=sys.stderr,
         )
+    if results.fuzz is not None and not results.fuzz.ok:
+        print(f"main job fails: fuzzing found {results.fuzz.total_failures} problem(s), see {out}/matrix.md", file=sys.stderr)
+        return 1
     return 1 if shortfalls else 0
 
 
