@@ -24,13 +24,19 @@ from typing import Any
 
 import httpx
 import httpx2
+import openai
 
-from conformance import calls, checks, expressions
+from conformance import calls, checks, expressions, node_sdk
 from conformance.cases import Case, SharedStep, Step, is_baseline, step_name
 from conformance.results import CaseResult, CheckOutcome, Exchange, FailureKind, Verdict
 
 _SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "openai-api-key", "proxy-authorization"}
 _KIND_ORDER = [FailureKind.SCHEMA, FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
+# The check every 2xx answer to an SDK call gets: the SDK that made the call parsed it without throwing.
+_SDK_ACCEPTS = {
+    "sdk": "the openai SDK ({method}, strict validation) accepts the answer",
+    node_sdk.VIA: "the openai node SDK ({method}) accepts the answer",
+}
 
 
 @dataclass
@@ -57,13 +63,25 @@ class _NotReady(Exception):
 
 
 class Runner:
-    """One run's connection pools and shared-baseline memo. Use as an async context manager."""
+    """One run's connection pools and shared-baseline memo. Use as an async context manager.
 
-    def __init__(self, target: Target) -> None:
+    `sdk` names the official SDK that makes the cases' SDK calls: "python" (the openai package, in
+    process) or "node" (the openai npm package, in a Node.js worker started on first use).
+    """
+
+    def __init__(self, target: Target, sdk: str = "python") -> None:
         self.target = target
+        self.sdk = sdk
+        self._node = node_sdk.NodeWorker() if sdk == "node" else None
         self._pool: httpx2.AsyncHTTPTransport | None = None
         self._http: httpx.AsyncClient | None = None
         self._shared: dict[str, asyncio.Task[StepResult]] = {}
+
+    def sdk_version(self) -> str:
+        """The version of the SDK package that made this run's SDK calls ("" if none was made)."""
+        if self._node is not None:
+            return self._node.sdk_version or ""
+        return openai.__version__
 
     async def __aenter__(self) -> Runner:
         limits_size = max(4, self.target.concurrency * 2)
@@ -79,6 +97,8 @@ class Runner:
             await self._http.aclose()
         if self._pool is not None:
             await self._pool.aclose()
+        if self._node is not None:
+            await self._node.close()
 
     async def run_all(
         self, cases: Sequence[Case], on_result: Callable[[CaseResult], None] | None = None
@@ -115,6 +135,7 @@ class Runner:
                 evidence=[o.exchange() for o in log],
             )
         result.duration_s = round(time.monotonic() - started, 3)
+        result.sdk = self.sdk
         return redact(result, [self.target.api_key])
 
     async def _run_case(self, case: Case, log: list[calls.CallOutcome]) -> CaseResult:
@@ -184,22 +205,26 @@ class Runner:
     ) -> StepResult:
         assert self._pool is not None and self._http is not None, "use Runner as an async context manager"
         target = self.target
-        outcome = calls.CallOutcome(label=name, via="sdk" if step.sdk else "httpx")
+        via = (node_sdk.VIA if self._node is not None else "sdk") if step.sdk else "httpx"
+        outcome = calls.CallOutcome(label=name, via=via)
         try:
             if step.sdk is not None:
                 params = expressions.render(step.params, names)
                 if "model" not in params and _accepts_model(step.sdk):
                     params = {"model": target.model, **params}
                 log.append(outcome)
-                await calls.sdk_call(
-                    outcome, self._pool, target.base_url, target.api_key, step.sdk, params, target.timeout
-                )
+                if self._node is not None:
+                    await self._node.call(outcome, target.base_url, target.api_key, step.sdk, params, target.timeout)
+                else:
+                    await calls.sdk_call(
+                        outcome, self._pool, target.base_url, target.api_key, step.sdk, params, target.timeout
+                    )
             else:
                 assert step.http is not None
                 call = expressions.render(step.http.model_dump(by_alias=True), names)
                 log.append(outcome)
                 await calls.http_call(outcome, self._http, target.base_url, target.api_key, call, target.timeout)
-        except expressions.ExpressionError as exc:
+        except (expressions.ExpressionError, node_sdk.NodeMethodMissing) as exc:
             raise _NotReady(str(exc)) from exc
         return _judge_step(endpoint, step, name, outcome, names)
 
@@ -245,7 +270,7 @@ def _judge_step(
     if step.sdk is not None and 200 <= status < 300:
         step_checks.append(
             CheckOutcome(
-                expectation=f"the openai SDK ({step.sdk}, strict validation) accepts the answer",
+                expectation=_SDK_ACCEPTS[outcome.via].format(method=step.sdk),
                 passed=outcome.sdk_error is None,
                 detail=outcome.sdk_error or "",
                 kind=FailureKind.SCHEMA,
