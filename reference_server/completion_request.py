@@ -17,7 +17,7 @@ from .chat_request import logit_bias_tokens, stream_requested, unsupported
 from .engine import Engine, GenerationRequest
 from .errors import APIError, invalid_value
 from .registry import ServedModel
-from .request_model import RequestModel
+from .request_model import Nullable, RequestModel
 from .sampling import SamplingParams
 from .schemas import INT64_MAX, INT64_MIN, Penalty, StreamOptions
 
@@ -33,23 +33,23 @@ class CompletionRequest(RequestModel):
 
     model: str
     # Required but nullable, as in the spec (null means an empty document).
-    prompt: str | list[str] | TokenIds | Annotated[list[TokenIds], Field(min_length=1)] | None
-    suffix: str | None = None
-    max_tokens: Annotated[int, Field(ge=0)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=128)] | None = None
-    best_of: Annotated[int, Field(ge=0, le=20)] | None = None
-    logprobs: Annotated[StrictInt, Field(ge=0, le=5)] | None = None
-    echo: bool | None = None
-    stop: str | Annotated[list[str], Field(min_length=1, max_length=4)] | None = None
-    seed: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | None = None
-    presence_penalty: Penalty | None = None
-    frequency_penalty: Penalty | None = None
-    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
+    prompt: Nullable[str | list[str] | TokenIds | Annotated[list[TokenIds], Field(min_length=1)]]
+    suffix: Nullable[str] = None
+    max_tokens: Nullable[Annotated[int, Field(ge=0)]] = None
+    temperature: Nullable[Annotated[float, Field(ge=0, le=2)]] = None
+    top_p: Nullable[Annotated[float, Field(ge=0, le=1)]] = None
+    n: Nullable[Annotated[int, Field(ge=1, le=128)]] = None
+    best_of: Nullable[Annotated[int, Field(ge=0, le=20)]] = None
+    logprobs: Nullable[Annotated[StrictInt, Field(ge=0, le=5)]] = None
+    echo: Nullable[bool] = None
+    stop: Nullable[str | Annotated[list[str], Field(min_length=1, max_length=4)]] = None
+    seed: Nullable[Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]] = None
+    presence_penalty: Nullable[Penalty] = None
+    frequency_penalty: Nullable[Penalty] = None
+    logit_bias: Nullable[dict[str, Annotated[float, Field(ge=-100, le=100)]]] = None
     user: str | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
+    stream: Nullable[bool] = None
+    stream_options: Nullable[StreamOptions] = None
 
 
 @dataclass(frozen=True)

@@ -150,7 +150,14 @@ class EmbeddingEngine:
         return self._llm
 
     def _tokenize(self, text: str) -> list[int]:
-        return self._model().tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        llm = self._model()
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=True, special=False)
+        if tokens or not text:
+            return tokens
+        # llama.cpp's tokenizer drops some characters (C0 controls such as "\x04") that OpenAI's
+        # byte-level tokenizers keep, so a non-empty text can come out as no tokens. OpenAI embeds
+        # every non-empty string; this one is embedded as the bare start of a document.
+        return [llm.token_bos() if llm.token_bos() >= 0 else llm.token_eos()]
 
     def _embed_one(self, tokens: Sequence[int], cancelled: threading.Event) -> np.ndarray:
         if cancelled.is_set():

@@ -83,22 +83,36 @@ def param_path(loc: Sequence[int | str], body: Any) -> str | None:
 
     Pydantic puts union member labels and discriminator tags into `loc`; walking the real request
     body alongside it keeps only the steps that exist in what the client sent, whatever the schema's
-    unions look like.
+    unions look like. A tag can also be a key of the body (a `{"type": "text", "text": ...}` part is
+    tagged `text`), so such a step is tried both ways, and the reading that finds more of the steps
+    in the body wins.
     """
     steps = list(loc)
     if steps and steps[0] in ("body", "query", "path", "header"):
         steps = steps[1:]
-    parts: list[str] = []
-    current: Any = body
-    for i, step in enumerate(steps):
-        last = i == len(steps) - 1
-        if isinstance(step, int) and isinstance(current, list) and 0 <= step < len(current):
-            parts.append(f"[{step}]")
-            current = current[step]
-        elif isinstance(step, str) and isinstance(current, dict) and (step in current or last):
-            parts.append(f".{step}" if parts else step)
-            current = current.get(step)
-    return "".join(parts) or None
+    parts, _ = _walk(steps, body)
+    return "".join(parts).removeprefix(".") or None
+
+
+def _walk(steps: Sequence[int | str], current: Any) -> tuple[list[str], tuple[int, bool]]:
+    """The steps found in `current`, scored by (steps found, the last one exists in the body).
+
+    On a tie the step is taken rather than skipped: a missing field is named by its last step.
+    """
+    if not steps:
+        return [], (0, False)
+    step, rest = steps[0], steps[1:]
+    skipped, (count, last_exists) = _walk(rest, current)
+    best = skipped, (count, last_exists and bool(rest))
+    if isinstance(step, int) and isinstance(current, list) and 0 <= step < len(current):
+        part, inner, exists = f"[{step}]", current[step], True
+    elif isinstance(step, str) and isinstance(current, dict) and (step in current or not rest):
+        part, inner, exists = f".{step}", current.get(step), step in current
+    else:
+        return best
+    taken, (count, last_exists) = _walk(rest, inner)
+    score = (count + 1, exists if not rest else last_exists)
+    return ([part, *taken], score) if score >= best[1] else best
 
 
 # How OpenAI's messages name a JSON value's type; bool before int, since a bool is an int in Python.

@@ -12,10 +12,22 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from .request_model import RequestModel
+from .request_model import Nullable, RequestModel
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
+
+
+# --- prompt caching (accepted: a single local model has no cache to steer) -------------------------
+
+
+class PromptCacheBreakpoint(RequestModel):
+    mode: Literal["explicit"]
+
+
+class PromptCacheOptions(RequestModel):
+    ttl: Literal["30m"] | None = None
+    mode: Literal["implicit", "explicit"] | None = None
 
 
 # --- content parts -------------------------------------------------------------------------------
@@ -24,7 +36,7 @@ INT64_MAX = 2**63 - 1
 class TextPart(RequestModel):
     type: Literal["text"]
     text: str
-    prompt_cache_breakpoint: Any = None
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = None
 
 
 class RefusalPart(RequestModel):
@@ -96,12 +108,12 @@ ToolCall = Annotated[FunctionToolCall | CustomToolCall, Field(discriminator="typ
 
 class AssistantMessage(RequestModel):
     role: Literal["assistant"]
-    content: str | Annotated[list[AssistantPart], Field(min_length=1)] | None = None
-    refusal: str | None = None
+    content: Nullable[str | Annotated[list[AssistantPart], Field(min_length=1)]] = None
+    refusal: Nullable[str] = None
     name: str | None = None
-    audio: dict[str, Any] | None = None
+    audio: Nullable[dict[str, Any]] = None
     tool_calls: list[ToolCall] | None = None
-    function_call: dict[str, Any] | None = None
+    function_call: Nullable[dict[str, Any]] = None
 
 
 class ToolMessage(RequestModel):
@@ -112,7 +124,7 @@ class ToolMessage(RequestModel):
 
 class FunctionMessage(RequestModel):
     role: Literal["function"]
-    content: str | None
+    content: Nullable[str]
     name: str
 
 
@@ -131,7 +143,7 @@ class FunctionDefinition(RequestModel):
     name: FunctionName
     description: str | None = None
     parameters: dict[str, Any] | None = None  # a JSON Schema; checked (and compiled) in tools.py
-    strict: bool | None = None
+    strict: Nullable[bool] = None
 
 
 class FunctionTool(RequestModel):
@@ -189,7 +201,7 @@ class JsonSchemaSpec(RequestModel):
     name: FunctionName
     description: str | None = None
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    strict: bool | None = None
+    strict: Nullable[bool] = None
 
 
 class JsonSchemaFormat(RequestModel):
@@ -216,32 +228,32 @@ class ChatCompletionRequest(RequestModel):
 
     model: str
     messages: Annotated[list[Message], Field(min_length=1)]
-    max_tokens: Annotated[int, Field(ge=1)] | None = None
-    max_completion_tokens: Annotated[int, Field(ge=1)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
-    n: Annotated[int, Field(ge=1, le=128)] | None = None
-    stop: str | Annotated[list[str], Field(min_length=1, max_length=4)] | None = None
-    seed: Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)] | None = None
-    presence_penalty: Penalty | None = None
-    frequency_penalty: Penalty | None = None
-    logit_bias: dict[str, Annotated[float, Field(ge=-100, le=100)]] | None = None
-    logprobs: bool | None = None
-    top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
+    max_tokens: Nullable[Annotated[int, Field(ge=1)]] = None
+    max_completion_tokens: Nullable[Annotated[int, Field(ge=1)]] = None
+    temperature: Nullable[Annotated[float, Field(ge=0, le=2)]] = None
+    top_p: Nullable[Annotated[float, Field(ge=0, le=1)]] = None
+    n: Nullable[Annotated[int, Field(ge=1, le=128)]] = None
+    stop: Nullable[str | Annotated[list[str], Field(min_length=1, max_length=4)]] = None
+    seed: Nullable[Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]] = None
+    presence_penalty: Nullable[Penalty] = None
+    frequency_penalty: Nullable[Penalty] = None
+    logit_bias: Nullable[dict[str, Annotated[float, Field(ge=-100, le=100)]]] = None
+    logprobs: Nullable[bool] = None
+    top_logprobs: Nullable[Annotated[int, Field(ge=0, le=20)]] = None
     user: str | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
+    stream: Nullable[bool] = None
+    stream_options: Nullable[StreamOptions] = None
 
     # Accepted because they change nothing a single local model could honour differently.
-    metadata: dict[str, str] | None = None
-    store: bool | None = None
-    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast"] | None = None
-    safety_identifier: Annotated[str, Field(max_length=64)] | None = None
-    prompt_cache_key: str | None = None
-    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
-    prompt_cache_options: dict[str, Any] | None = None
-    modalities: list[Literal["text", "audio"]] | None = None
-    verbosity: Literal["low", "medium", "high"] | None = None
+    metadata: Nullable[dict[str, str]] = None
+    store: Nullable[bool] = None
+    service_tier: Nullable[Literal["auto", "default", "flex", "scale", "priority", "fast"]] = None
+    safety_identifier: Nullable[Annotated[str, Field(max_length=64)]] = None
+    prompt_cache_key: Nullable[str] = None
+    prompt_cache_retention: Nullable[Literal["in_memory", "24h"]] = None
+    prompt_cache_options: PromptCacheOptions | None = None
+    modalities: Nullable[list[Literal["text", "audio"]]] = None
+    verbosity: Nullable[Literal["low", "medium", "high"]] = None
     parallel_tool_calls: bool | None = None
 
     # Tools and structured output (constrained by a grammar: see tools.py and grammar.py).
@@ -259,10 +271,10 @@ class ChatCompletionRequest(RequestModel):
 
     # Part of the API but not implemented by this server yet: the route answers 400 if they ask for
     # anything beyond the default behaviour.
-    reasoning_effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
+    reasoning_effort: Nullable[Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]] = None
     functions: list[dict[str, Any]] | None = None
     function_call: str | dict[str, Any] | None = None
-    audio: dict[str, Any] | None = None
-    prediction: dict[str, Any] | None = None
+    audio: Nullable[dict[str, Any]] = None
+    prediction: Nullable[dict[str, Any]] = None
     web_search_options: dict[str, Any] | None = None
-    moderation: dict[str, Any] | None = None
+    moderation: Nullable[dict[str, Any]] = None

@@ -105,6 +105,18 @@ def test_usage_counts_the_tokens_of_every_input(server: RunningServer, model_id:
     assert answer["usage"] == {"prompt_tokens": expected, "total_tokens": expected}
 
 
+def test_text_the_tokenizer_drops_is_still_embedded(
+    server: RunningServer, model_id: str, vocab: llama_cpp.Llama, alone: list[np.ndarray]
+) -> None:
+    """OpenAI embeds any non-empty string; llama.cpp tokenizes control characters to nothing."""
+    controls = "\u0004\u0004"
+    assert vocab.tokenize(controls.encode(), add_bos=True, special=False) == []  # the case this covers
+    response = post(server, {"model": model_id, "input": [TEXTS[0], controls], "encoding_format": "float"})
+    first, second = vectors(response)
+    assert np.array_equal(first, alone[0]) and np.isclose(np.linalg.norm(second), 1.0, atol=1e-5)
+    assert response.json()["usage"]["prompt_tokens"] == len(vocab.tokenize(TEXTS[0].encode(), add_bos=True)) + 1
+
+
 def test_base64_is_the_float_vector_as_little_endian_float32(
     server: RunningServer, model_id: str, alone: list[np.ndarray]
 ) -> None:

@@ -69,6 +69,17 @@ def test_param_path_skips_union_labels_and_tags() -> None:
     assert param_path(loc, body) == "messages[0].content[0].text"
 
 
+def test_param_path_tells_a_tag_from_a_key_of_the_same_name() -> None:
+    """The text part's tag `text` is also its key: the error is in the breakpoint, not in the text."""
+    part = {"type": "text", "text": "Hi", "prompt_cache_breakpoint": {"mode": 1}}
+    body = {"messages": [{"role": "user", "content": [part]}]}
+    at = ("messages", 0, "user", "content", "list[...]", 0, "text")
+    assert param_path((*at, "prompt_cache_breakpoint"), body) == "messages[0].content[0].prompt_cache_breakpoint"
+    assert param_path((*at, "prompt_cache_breakpoint", "mode"), body) == "messages[0].content[0].prompt_cache_breakpoint.mode"
+    assert param_path((*at, "text"), body) == "messages[0].content[0].text"
+    assert param_path((*at, "text"), {"messages": [{"content": [{"type": "text"}]}]}) == "messages[0].content[0].text"
+
+
 @pytest.mark.parametrize(
     ("body", "param", "code"),
     [

@@ -37,6 +37,7 @@ from .request import (
     FunctionCallItem,
     FunctionCallOutputItem,
     InputItem,
+    InputPart,
     InputText,
     MessageItem,
     OutputText,
@@ -137,7 +138,7 @@ def _assistant_parts(where: str, content: str | list[ContentPart]) -> list[Respo
     return out
 
 
-def _joined(where: str, parts: Sequence[ContentPart]) -> str:
+def _joined(where: str, parts: Sequence[InputPart]) -> str:
     texts = []
     for j, part in enumerate(parts):
         _check_input_part(f"{where}[{j}]", part)

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field
 
-from ..request_model import RequestModel
-from ..schemas import INT64_MAX
+from ..request_model import Nullable, RequestModel
+from ..schemas import INT64_MAX, PromptCacheBreakpoint, PromptCacheOptions
 
 # --- content parts -------------------------------------------------------------------------------
 
@@ -21,7 +21,7 @@ from ..schemas import INT64_MAX
 class InputText(RequestModel):
     type: Literal["input_text"]
     text: str
-    prompt_cache_breakpoint: dict[str, Any] | None = None
+    prompt_cache_breakpoint: PromptCacheBreakpoint | None = None
 
 
 class OutputText(RequestModel):
@@ -46,6 +46,15 @@ class MediaPart(RequestModel):
 ContentPart = Annotated[InputText | OutputText | Refusal | MediaPart, Field(discriminator="type")]
 
 
+class ToolOutputText(InputText):
+    """Text in a function call's output, where the spec (InputTextContentParam) also takes a null breakpoint."""
+
+    prompt_cache_breakpoint: Nullable[PromptCacheBreakpoint] = None
+
+
+InputPart = Annotated[ToolOutputText | MediaPart, Field(discriminator="type")]  # what a tool's output may hold
+
+
 # --- input items ---------------------------------------------------------------------------------
 
 
@@ -57,7 +66,7 @@ class MessageItem(RequestModel):
     content: str | list[ContentPart]
     id: str | None = None
     status: Literal["in_progress", "completed", "incomplete"] | None = None
-    phase: Literal["commentary", "final_answer"] | None = None
+    phase: Nullable[Literal["commentary", "final_answer"]] = None
 
 
 class FunctionCallItem(RequestModel):
@@ -73,9 +82,9 @@ class FunctionCallItem(RequestModel):
 class FunctionCallOutputItem(RequestModel):
     type: Literal["function_call_output"]
     call_id: Annotated[str, Field(min_length=1, max_length=64)]
-    output: str | list[ContentPart]
-    id: str | None = None
-    status: Literal["in_progress", "completed", "incomplete"] | None = None
+    output: str | list[InputPart]
+    id: Nullable[str] = None
+    status: Nullable[Literal["in_progress", "completed", "incomplete"]] = None
 
 
 def _message_by_default(value: Any) -> Any:
@@ -96,11 +105,11 @@ InputItem = Annotated[
 
 
 class Reasoning(RequestModel):
-    effort: Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"] | None = None
-    summary: Literal["auto", "concise", "detailed"] | None = None
-    generate_summary: Literal["auto", "concise", "detailed"] | None = None
+    effort: Nullable[Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]] = None
+    summary: Nullable[Literal["auto", "concise", "detailed"]] = None
+    generate_summary: Nullable[Literal["auto", "concise", "detailed"]] = None
     mode: str | None = None
-    context: Literal["auto", "current_turn", "all_turns"] | None = None
+    context: Nullable[Literal["auto", "current_turn", "all_turns"]] = None
 
 
 class FormatText(RequestModel):
@@ -116,7 +125,7 @@ class FormatJsonSchema(RequestModel):
     name: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
     schema_: dict[str, Any] = Field(alias="schema")
     description: str | None = None
-    strict: bool | None = None
+    strict: Nullable[bool] = None
 
 
 TextFormat = Annotated[FormatText | FormatJsonObject | FormatJsonSchema, Field(discriminator="type")]
@@ -124,7 +133,7 @@ TextFormat = Annotated[FormatText | FormatJsonObject | FormatJsonSchema, Field(d
 
 class TextConfig(RequestModel):
     format: TextFormat | None = None
-    verbosity: Literal["low", "medium", "high"] | None = None
+    verbosity: Nullable[Literal["low", "medium", "high"]] = None
 
 
 class StreamOptions(RequestModel):
@@ -136,38 +145,38 @@ class CreateResponseRequest(RequestModel):
 
     model: str
     input: str | list[InputItem] | None = None
-    instructions: str | None = None
-    previous_response_id: str | None = None
-    max_output_tokens: Annotated[int, Field(ge=16, le=INT64_MAX)] | None = None
-    temperature: Annotated[float, Field(ge=0, le=2)] | None = None
-    top_p: Annotated[float, Field(ge=0, le=1)] | None = None
+    instructions: Nullable[str] = None
+    previous_response_id: Nullable[str] = None
+    max_output_tokens: Nullable[Annotated[int, Field(ge=16, le=INT64_MAX)]] = None
+    temperature: Nullable[Annotated[float, Field(ge=0, le=2)]] = None
+    top_p: Nullable[Annotated[float, Field(ge=0, le=1)]] = None
     top_logprobs: Annotated[int, Field(ge=0, le=20)] | None = None
-    reasoning: Reasoning | None = None
+    reasoning: Nullable[Reasoning] = None
     text: TextConfig | None = None
     tools: list[dict[str, Any]] | None = None
     tool_choice: str | dict[str, Any] | None = None
-    parallel_tool_calls: bool | None = None
-    max_tool_calls: Annotated[int, Field(ge=1)] | None = None
-    store: bool | None = None
-    stream: bool | None = None
-    stream_options: StreamOptions | None = None
-    include: list[str] | None = None
-    truncation: Literal["auto", "disabled"] | None = None
+    parallel_tool_calls: Nullable[bool] = None
+    max_tool_calls: Nullable[Annotated[int, Field(ge=1)]] = None
+    store: Nullable[bool] = None
+    stream: Nullable[bool] = None
+    stream_options: Nullable[StreamOptions] = None
+    include: Nullable[list[str]] = None
+    truncation: Nullable[Literal["auto", "disabled"]] = None
 
     # Accepted because they change nothing a single local model could honour differently.
-    metadata: Annotated[dict[str, Annotated[str, Field(max_length=512)]], Field(max_length=16)] | None = None
+    metadata: Nullable[Annotated[dict[str, Annotated[str, Field(max_length=512)]], Field(max_length=16)]] = None
     user: str | None = None
-    safety_identifier: Annotated[str, Field(max_length=64)] | None = None
-    prompt_cache_key: str | None = None
-    prompt_cache_retention: Literal["in_memory", "24h"] | None = None
-    service_tier: Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"] | None = None
+    safety_identifier: Nullable[Annotated[str, Field(max_length=64)]] = None
+    prompt_cache_key: Nullable[str] = None
+    prompt_cache_retention: Nullable[Literal["in_memory", "24h"]] = None
+    service_tier: Nullable[Literal["auto", "default", "flex", "scale", "priority", "fast", "ultrafast"]] = None
 
     # Part of the API but not implemented: the planner answers 400 when they are given.
-    background: bool | None = None
-    conversation: str | dict[str, Any] | None = None
-    prompt: dict[str, Any] | None = None
-    context_management: list[dict[str, Any]] | None = None
-    moderation: dict[str, Any] | None = None
+    background: Nullable[bool] = None
+    conversation: Nullable[str | dict[str, Any]] = None
+    prompt: Nullable[dict[str, Any]] = None
+    context_management: Nullable[list[dict[str, Any]]] = None
+    moderation: Nullable[dict[str, Any]] = None
     image: dict[str, Any] | None = None
     access_programs: dict[str, Any] | None = None
-    prompt_cache_options: dict[str, Any] | None = None
+    prompt_cache_options: PromptCacheOptions | None = None
