@@ -39,7 +39,7 @@ class Exchange(BaseModel):
     """One HTTP request and what came back, trimmed for reports. Secrets are redacted before this."""
 
     label: str = ""  # "baseline", "probe", ...
-    via: str = "httpx"  # "sdk" or "httpx"
+    via: str = "httpx"  # "sdk" (the Python openai package), "node-sdk" (the npm one) or "httpx"
     method: str
     url: str
     request_headers: dict[str, str] = Field(default_factory=dict)
