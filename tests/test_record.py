@@ -86,6 +86,11 @@ def _application(base_url: str) -> dict[str, Any]:
             model=model, input="Say hi.", max_output_tokens=16, temperature=0, stream=True
         )
         seen["events"] = [e.type for e in events]
+        first = client.responses.create(model=model, input="Say hi.", max_output_tokens=16, temperature=0)
+        seen["follow_up"] = client.responses.create(
+            model=model, input="Again.", previous_response_id=first.id, max_output_tokens=16, temperature=0
+        )
+        seen["retrieved"] = client.responses.retrieve(first.id)
     return seen
 
 
@@ -141,11 +146,12 @@ def test_the_application_works_through_the_proxy(recording: Recording) -> None:
 
 def test_ctrl_c_exits_0_with_one_summary_line_and_each_call_shown(recording: Recording) -> None:
     assert recording.returncode == 0
-    assert recording.stdout.strip() == f"Recorded 7 call(s) to {recording.cassette}"
+    assert recording.stdout.strip() == f"Recorded 10 call(s) to {recording.cassette}"
     calls = [line for line in recording.stderr_lines if line.startswith("#")]
     assert [line.split(" -> ")[0] for line in calls] == [
         "#1 GET /models", "#2 POST /chat/completions", "#3 POST /chat/completions (stream)",
         "#4 POST /chat/completions", "#5 POST /embeddings", "#6 POST /chat/completions", "#7 POST /responses (stream)",
+        "#8 POST /responses", "#9 POST /responses", f"#10 GET /responses/{recording.app_saw['retrieved'].id}",
     ]  # fmt: skip
     assert "HTTP 404, recorded as rec.chat.completions.006" in calls[5]
 
@@ -155,7 +161,8 @@ def test_the_cassette_is_a_case_file_with_no_key(recording: Recording) -> None:
     cases = load_file(recording.cassette)
     assert [c.id for c in cases] == [
         "rec.models.001", "rec.chat.completions.002", "rec.chat.completions.003", "rec.chat.completions.004",
-        "rec.embeddings.005", "rec.chat.completions.006", "rec.responses.007",
+        "rec.embeddings.005", "rec.chat.completions.006", "rec.responses.007", "rec.responses.008",
+        "rec.responses.009", "rec.responses.010",
     ]  # fmt: skip
     assert TEST_API_KEY not in text and "authorization" not in text.lower()
     tools = cases[3].steps[0]
@@ -169,6 +176,11 @@ def test_the_cassette_is_a_case_file_with_no_key(recording: Recording) -> None:
     assert json.dumps({"field": "body.choices[*].finish_reason", "all_in": ["tool_calls"]}) in expectations
     stream = [e.model_dump(exclude_unset=True) for e in cases[2].steps[0].expect]
     assert {"sse": "done_last"} in stream and {"sse": "usage_chunk"} in stream
+    follow_up, retrieve = cases[8].steps, cases[9].steps  # replayed after the call they refer to
+    assert [s.name for s in follow_up] == [s.name for s in retrieve] == ["call008", "call"]
+    assert follow_up[1].http.json_["previous_response_id"] == "${call008.body.id}"  # type: ignore[union-attr]
+    assert retrieve[1].http.path == "/responses/${call008.body.id}"  # type: ignore[union-attr]
+    assert cases[9].row == "responses/GET /responses/{id}"
     events = next(e for e in cases[6].steps[0].expect if e.in_order)
     assert events.in_order[:2] == ["response.created", "response.in_progress"]  # type: ignore[index]
 
@@ -188,7 +200,7 @@ def test_replay_against_the_recorded_server_holds(
     assert {cid: c.verdict for cid, c in cases.items()} == dict.fromkeys(cases, Verdict.PASS), [
         c.reason for c in cases.values()
     ]
-    assert status == 0 and len(cases) == 7
+    assert status == 0 and len(cases) == 10
     for name in ("results.json", "matrix.md", "report.html", "junit.xml"):
         assert TEST_API_KEY not in (tmp_path / name).read_text()
     assert "max_tokens+stream+stream_options+temperature" in (tmp_path / "matrix.md").read_text()
@@ -199,7 +211,7 @@ def test_replay_against_the_recorded_server_holds(
 
 def _other_body(body: Any, ctx: Ctx) -> Any:
     body = copy.deepcopy(body)
-    if "error" in body:
+    if isinstance(body.get("error"), dict):
         del body["error"]["code"]
     elif ctx.path == "/embeddings":
         for item in body["data"]:
@@ -243,7 +255,8 @@ def test_replay_against_another_server_reports_each_difference(
     with running_proxy(keyed_server.base_url, {"other": OTHER}) as proxy:
         status, cases = replay(recording.cassette, proxy.base_url("other"), tmp_path)
     assert status == 1
-    assert cases["rec.models.001"].verdict is Verdict.PASS, cases["rec.models.001"].reason
+    unchanged = ["rec.models.001", "rec.responses.008", "rec.responses.009", "rec.responses.010"]
+    assert {cid: cases[cid].verdict for cid in unchanged} == dict.fromkeys(unchanged, Verdict.PASS)
     problems = []
     for case_id, difference in DIFFERENCES.items():
         case = cases[case_id]

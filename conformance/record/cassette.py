@@ -18,6 +18,7 @@ import json
 import os
 import tempfile
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +28,7 @@ from urllib.parse import parse_qsl, urlencode
 import yaml
 
 from conformance.calls import CallOutcome
-from conformance.record import shape
+from conformance.record import chain, shape
 from conformance.reports.scrub import REDACTED, SECRET_HEADERS, scrub
 
 # Parameters that say what is asked, not how: every call has them, so they do not name a matrix row.
@@ -99,14 +100,16 @@ def endpoint_of(path: str) -> str:
     return parts[0]
 
 
-def parameter_of(call: RecordedCall) -> str:
+def parameter_of(call: RecordedCall, refs: list[chain.Answer] = []) -> str:  # noqa: B006 - read only
+    """The matrix row: the request's parameters, or for a call without a body its route."""
     body = call.request_json
     if isinstance(body, dict):
         keys = sorted(str(k) for k in body if k not in _PAYLOAD_KEYS)
         return "+".join(keys) or "basic"
-    model = recorded_model(call)
+    model, ids = recorded_model(call), {a.id for a in refs}
+    segments = call.path.split("?")[0].split("/")
     route = "/".join(
-        "{model}" if model and seg == model else seg for seg in call.path.split("?")[0].split("/")
+        "{model}" if model and seg == model else "{id}" if seg in ids else seg for seg in segments
     )
     return f"{call.method} {route}"
 
@@ -132,10 +135,13 @@ def _scrubbed(value: Any, secrets: set[str]) -> Any:
     return value
 
 
-def _path_without_keys(path: str, model: str | None) -> str:
-    """Credential query parameters dropped; a path segment naming the recorded model becomes ${model}."""
+def _path_without_keys(path: str, model: str | None, refs: list[chain.Answer]) -> str:
+    """Credential query parameters dropped; the recorded model and earlier answers' ids become expressions."""
     route, _, query = path.partition("?")
-    segments = ["${model}" if model and seg == model else _escape(seg) for seg in route.split("/")]
+    segments = [
+        "${model}" if model and seg == model else chain.substitute(_escape(seg), refs)
+        for seg in route.split("/")
+    ]
     kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() not in _KEY_QUERY_PARAMS]
     return "/".join(segments) + (f"?{_escape(urlencode(kept))}" if kept else "")
 
@@ -169,14 +175,14 @@ def _refused_for(call: RecordedCall, model: str) -> bool:
     )
 
 
-def case_for(call: RecordedCall) -> dict[str, Any]:
-    """The case YAML (as data) for one recorded call."""
-    endpoint = endpoint_of(call.path)
+def _request(call: RecordedCall, answers: Mapping[str, chain.Answer]) -> dict[str, Any]:
+    """The raw HTTP step's request: as sent, with the model and earlier answers' ids as expressions."""
     model = recorded_model(call)
-    request: dict[str, Any] = {"method": call.method, "path": _path_without_keys(call.path, model)}
+    refs = chain.referenced(call, answers)
+    request: dict[str, Any] = {"method": call.method, "path": _path_without_keys(call.path, model, refs)}
     body = call.request_json
     if isinstance(body, dict | list):
-        body = _escape(body)
+        body = chain.substitute(_escape(body), refs)
         if isinstance(body, dict) and model is not None:
             body["model"] = "${model}"
         request["json"] = body
@@ -185,20 +191,27 @@ def case_for(call: RecordedCall) -> dict[str, Any]:
         content_type = next((v for k, v in call.request_headers.items() if k.lower() == "content-type"), None)
         if content_type:
             request["headers"] = {"Content-Type": content_type}
+    return request
+
+
+def case_for(call: RecordedCall, answers: Mapping[str, chain.Answer] | None = None) -> dict[str, Any]:
+    """The case YAML (as data) for one recorded call; `answers` are earlier answers by id."""
+    answers = answers or {}
+    endpoint = endpoint_of(call.path)
+    model = recorded_model(call)
+    earlier = [
+        {"name": a.step, "http": _request(a.call, answers), "expect": [{"status": a.call.status}]}
+        for a in chain.chain(call, answers)
+    ]
+    expect = _escape(shape.expectations(call.outcome(), endpoint, call.request_json))
     stream = " (stream)" if call.stream_requested else ""
     title = f"{call.method} {call.path.split('?')[0]}{stream}: recorded HTTP {call.status}"
     case = {
         "id": f"rec.{endpoint}.{call.seq:03d}",
         "endpoint": endpoint,
-        "parameter": parameter_of(call),
+        "parameter": parameter_of(call, chain.referenced(call, answers)),
         "title": title + (f" from model {model}" if model else ""),
-        "steps": [
-            {
-                "name": "call",
-                "http": request,
-                "expect": _escape(shape.expectations(call.outcome(), endpoint, call.request_json)),
-            }
-        ],
+        "steps": [*earlier, {"name": "call", "http": _request(call, answers), "expect": expect}],
     }
     return _scrubbed(case, call.secrets)
 
@@ -213,14 +226,18 @@ class Cassette:
         self._cases: dict[int, dict[str, Any]] = {}
         self._models: list[str] = []
         self._secrets: set[str] = set()
+        self._answers: dict[str, chain.Answer] = {}  # by id, for calls that refer to them (chain.py)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._cases)
 
     def add(self, call: RecordedCall) -> dict[str, Any]:
-        case = case_for(call)
         with self._lock:
+            case = case_for(call, self._answers)
+            answer = chain.answer_of(call, case["endpoint"])
+            if answer is not None:
+                self._answers[answer.id] = answer
             self._secrets |= call.secrets
             self._cases[call.seq] = case
             model = recorded_model(call)
