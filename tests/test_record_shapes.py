@@ -277,3 +277,26 @@ def test_server_errors_and_abandoned_calls_are_reported_not_recorded(tmp_path: P
     assert recorder.not_recorded == 1 and [c.id for c in load_file(tmp_path / "c.yaml")] == [
         "rec.chat.completions.003"
     ]
+
+
+def test_a_chain_of_references_replays_every_call_it_depends_on_oldest_first() -> None:
+    from conformance.record import chain
+
+    answers: dict[str, chain.Answer] = {}
+    cases = []
+    previous = None
+    for seq in (1, 2, 3):
+        body = {"model": "m", "input": "hi", **({"previous_response_id": previous} if previous else {})}
+        call = recorded(body, 200, {"id": f"resp_{seq:08d}", "object": "response"}, path="/responses")
+        call.seq = seq
+        cases.append(case_for(call, answers))
+        answer = chain.answer_of(call, "responses")
+        assert answer is not None
+        answers[answer.id] = answer
+        previous = answer.id
+    steps = cases[2]["steps"]
+    assert [s["name"] for s in steps] == ["call001", "call002", "call"]
+    assert "previous_response_id" not in steps[0]["http"]["json"]
+    assert steps[1]["http"]["json"]["previous_response_id"] == "${call001.body.id}"
+    assert steps[2]["http"]["json"]["previous_response_id"] == "${call002.body.id}"
+    assert steps[0]["expect"] == [{"status": 200}]
