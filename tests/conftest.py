@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import openai
 import pytest
+from plugin_run import PluginRun, run_whole_suite
 
 from reference_server.launcher import RunningServer, running_server
 
@@ -18,6 +19,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     log = tmp_path_factory.mktemp("server") / "server.log"
     with running_server(log_path=str(log)) as srv:
         yield srv
+
+
+@pytest.fixture(scope="session")
+def suite_via_pytest(server: RunningServer, tmp_path_factory: pytest.TempPathFactory) -> PluginRun:
+    """The whole suite, once per session, through the pytest plugin (see tests/plugin_run.py)."""
+    return run_whole_suite(server.base_url, tmp_path_factory.mktemp("suite-via-pytest"), "reference-server")
 
 
 @pytest.fixture(scope="session")

@@ -9,9 +9,9 @@ would mean the list is stale).
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
+from plugin_run import PluginRun
 
 from conformance.api import RunConfig, list_cases, run_suite
 from conformance.results import Cell, CellState, RunResults, Verdict
@@ -23,11 +23,10 @@ DOCUMENTED_REJECTIONS = {"completions.suffix": "suffix"}  # SmolLM2 has no fill-
 
 
 @pytest.fixture(scope="module")
-def suite_results(server: RunningServer) -> RunResults:
-    started = time.monotonic()
-    results = run_suite(RunConfig(base_url=server.base_url, provider="reference", concurrency=4, timeout=120))
-    print(f"\nfull suite: {len(results.cases)} cases in {time.monotonic() - started:.1f}s")
-    return results
+def suite_results(suite_via_pytest: PluginRun) -> RunResults:
+    """The session's one full run (made through the pytest plugin, shared with test_pytest_plugin)."""
+    print(f"\nfull suite: {len(suite_via_pytest.results.cases)} cases in {suite_via_pytest.seconds:.1f}s")
+    return suite_via_pytest.results
 
 
 @pytest.mark.parametrize("case_id", CASE_IDS)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from mutating_proxy import running_proxy
 from mutation_support import strip
+from plugin_run import PluginRun, outcomes_by_case
 
 from conformance.api import list_cases
 from conformance.cli import main as cli_main
@@ -47,16 +48,6 @@ def collected(pytester: pytest.Pytester, *args: str) -> list[str]:
     result = pytester.runpytest_inprocess("--co", "-q", "--conformance-base-url", UNREACHABLE, *args)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     return [line for line in result.outlines if "::" in line]
-
-
-def outcomes_by_case(result: pytest.RunResult) -> dict[str, str]:
-    """case id -> PASSED / FAILED / SKIPPED / XFAIL, from the `-rA` short summary."""
-    out = {}
-    for line in result.outlines:
-        word, _, rest = line.partition(" ")
-        if word in ("PASSED", "FAILED", "SKIPPED", "XFAIL") and "::" in rest:
-            out[rest.split("::", 1)[1].split(" ", 1)[0]] = word
-    return out
 
 
 # --- without the option, and collection ---------------------------------------------------------
@@ -120,7 +111,7 @@ def test_verdicts_and_reports_are_those_of_conformance_run(
     ids = {c.id for c in list_cases(only=selection)}
     report = tmp_path / "pytest-report"
     result = pytester.runpytest_inprocess(
-        "-rA", "--conformance-base-url", server.base_url, "--conformance-provider", PROVIDER,
+        "-v", "--conformance-base-url", server.base_url, "--conformance-provider", PROVIDER,
         "--conformance-report", str(report), "-k", "models or completions.suffix or chat.stop.string",
     )  # fmt: skip
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
@@ -132,7 +123,7 @@ def test_verdicts_and_reports_are_those_of_conformance_run(
     assert set(cli) == ids
     assert cli["completions.suffix"] is Verdict.UNSUPPORTED
     wanted = {case_id: "XFAIL" if v is Verdict.UNSUPPORTED else "PASSED" for case_id, v in cli.items()}
-    assert outcomes_by_case(result) == wanted
+    assert outcomes_by_case(result.outlines) == wanted
 
     assert sorted(p.name for p in report.iterdir()) == sorted(RUN_FILES.values())
     written = load(report / "results.json")
@@ -155,9 +146,9 @@ def test_an_undocumented_refusal_fails_with_its_reason(pytester: pytest.Pytester
 def test_a_broken_rule_fails_exactly_its_items(pytester: pytest.Pytester, server: RunningServer) -> None:
     with running_proxy(server.base_url, {"stop_ignored": strip("stop")}) as proxy:
         result = pytester.runpytest_inprocess(
-            "-rA", "--conformance-base-url", proxy.base_url("stop_ignored"), "-k", "chat.stop."
+            "-v", "--conformance-base-url", proxy.base_url("stop_ignored"), "-k", "chat.stop."
         )
-    assert outcomes_by_case(result) == {
+    assert outcomes_by_case(result.outlines) == {
         "chat.stop.string": "FAILED", "chat.stop.list": "FAILED", "chat.stop.absent": "PASSED"
     }  # fmt: skip
     result.stdout.fnmatch_lines(["fail (behaviour): *", "failed checks:"])
@@ -191,17 +182,16 @@ def test_a_usage_error_is_one_line_and_no_item_runs(
 # --- the whole suite from pytest ------------------------------------------------------------------
 
 
-def test_the_whole_suite_passes_from_pytest_on_the_reference_server(
-    pytester: pytest.Pytester, server: RunningServer
-) -> None:
-    """What CI runs: every case an item, every item passes but the refusals the profile documents."""
-    refused = documented_refusals()
-    result = pytester.runpytest_inprocess(
-        "-rA", "--conformance-base-url", server.base_url, "--conformance-provider", PROVIDER,
-        "--conformance-timeout", "120",
-    )  # fmt: skip
-    outcomes = outcomes_by_case(result)
-    assert len(outcomes) == len(CASES)
-    not_passed = {case_id: word for case_id, word in outcomes.items() if word != "PASSED"}
-    assert not_passed == dict.fromkeys(refused, "XFAIL"), json.dumps(not_passed, indent=1)
-    assert result.ret == pytest.ExitCode.OK
+def test_the_whole_suite_passes_from_pytest_on_the_reference_server(suite_via_pytest: PluginRun) -> None:
+    """What CI runs: every case an item, every item passes but the refusals the profile documents.
+
+    The run (tests/plugin_run.py) is shared with test_harness_suite, which judges its results.json.
+    """
+    run = suite_via_pytest
+    assert len(run.outcomes) == len(CASES), run.output[-4000:]
+    not_passed = {case_id: word for case_id, word in run.outcomes.items() if word != "PASSED"}
+    assert not_passed == dict.fromkeys(documented_refusals(), "XFAIL"), json.dumps(not_passed, indent=1)
+    assert run.returncode == pytest.ExitCode.OK
+    # and pytest's outcomes are the verdicts of the run's own report
+    verdicts = {c.case_id: c.verdict for c in run.results.cases}
+    assert {i for i, v in verdicts.items() if v is Verdict.PASS} == {i for i, w in run.outcomes.items() if w == "PASSED"}
