@@ -223,6 +223,30 @@ def test_a_results_file_without_sdk_results_still_loads(both_sdks: RunResults, t
     assert old.sdk_cases == [] and {c.sdk for c in old.cases} == {"python"}
 
 
+NO_NODE_METHOD = """
+endpoint: audio.voices
+cases:
+  - id: own.voices.delete
+    parameter: delete
+    steps:
+      - sdk: audio.voices.delete
+        params: {voice_id: no-such-voice}
+        expect:
+          - status: 404
+"""
+
+
+def test_a_method_the_npm_package_lacks_is_skipped_never_passed(server: RunningServer, tmp_path: Path) -> None:
+    """openai 3.x for Python has audio.voices; the npm package 6.x does not: a node-side limitation, said as such."""
+    (tmp_path / "own.yaml").write_text(NO_NODE_METHOD, encoding="utf-8")
+    results = run_suite(RunConfig(base_url=server.base_url, cases_dir=tmp_path, sdks=["python", "node"], timeout=30))
+    assert [c.verdict for c in results.cases] == [Verdict.PASS]  # the server's 404 for a route it does not have
+    [node] = results.sdk_cases
+    assert node.verdict is Verdict.SKIPPED
+    assert node.reason.endswith("the openai node SDK has no client.audio.voices.delete"), node.reason
+    assert exit_status(results) == 1
+
+
 def node_verdicts(
     proxy: RunningProxy, mutation: str, only: list[str], timeout: float = 60, sdks: tuple[str, ...] = ("python", "node")
 ) -> tuple[dict[str, CaseResult], dict[str, CaseResult]]:
