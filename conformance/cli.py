@@ -110,7 +110,7 @@ def _add_selection(parser: argparse.ArgumentParser) -> None:
         help="leave out cases matching this glob (repeatable)",
     )
     parser.add_argument(
-        "--cases-dir", type=Path, metavar="DIR", help="read the YAML cases from DIR instead of specs/cases"
+        "--cases-dir", type=Path, metavar="DIR", help="read the YAML cases from DIR (or one case file, e.g. a recorded cassette) instead of specs/cases"
     )
 
 
