@@ -18,9 +18,12 @@ import asyncio
 import base64
 import collections
 import contextlib
+import functools
 import inspect
 import json
+import re
 import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -43,10 +46,27 @@ class WorkerDied(Exception):
     pass
 
 
+MIN_NODE = (20, 3)  # AbortSignal.any, which the worker uses to cancel a call at the case's deadline
+
+
+@functools.cache
+def _node_version(node: str) -> tuple[int, ...]:
+    try:
+        text = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+
 def setup_problem() -> str | None:
     """Why `--sdk node` cannot run here, or None: Node.js must be on PATH and the package installed."""
-    if shutil.which("node") is None:
+    node = shutil.which("node")
+    if node is None:
         return "--sdk node needs Node.js (`node` on PATH); install it, then run scripts/setup-venv"
+    found = _node_version(node)
+    if found < MIN_NODE:
+        shown = ".".join(map(str, found)) or "an unreadable version"
+        return f"--sdk node needs Node.js {'.'.join(map(str, MIN_NODE))} or later; {node} is {shown}"
     if not (WORKER_DIR / "node_modules" / "openai" / "package.json").is_file():
         return (
             f"--sdk node needs the openai npm package: run scripts/setup-venv "

@@ -312,6 +312,15 @@ def test_cli_sdk_usage_errors_are_one_line(
     assert (code, err) == (2, f"conformance: error: {message}\n")
 
 
+def test_cli_names_a_node_too_old_for_the_worker(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(node_sdk, "_node_version", lambda node: (18, 19, 0))
+    code, _, err = in_process(capsys, "run", "--base-url", "http://127.0.0.1:9/v1", "--sdk", "node")
+    assert code == 2 and err.startswith("conformance: error: --sdk node needs Node.js 20.3 or later; ")
+    assert err.endswith(" is 18.19.0\n") and err.count("\n") == 1
+
+
 def test_cli_run_with_both_sdks(
     capsys: pytest.CaptureFixture[str], server: RunningServer, proxy: RunningProxy, tmp_path: Path
 ) -> None:
