@@ -154,6 +154,24 @@ def test_a_broken_rule_fails_exactly_its_items(pytester: pytest.Pytester, server
     result.stdout.fnmatch_lines(["fail (behaviour): *", "failed checks:"])
 
 
+def test_the_key_comes_from_openai_api_key_and_stays_out_of_reports(
+    pytester: pytest.Pytester, keyed_server: RunningServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    key = keyed_server.api_key
+    assert key
+    args = ["--conformance-base-url", keyed_server.base_url, "-k", "models.list", "--conformance-report", str(tmp_path)]
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    refused = pytester.runpytest_inprocess(*args)
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["ERROR: conformance: *401*API key*"])
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    result = pytester.runpytest_inprocess(*args)
+    result.assert_outcomes(passed=1)
+    written = [p.read_text(encoding="utf-8") for p in tmp_path.iterdir()]
+    assert len(written) == len(RUN_FILES) and not any(key in text for text in written)
+    assert key not in result.stdout.str() + result.stderr.str()
+
+
 # --- usage errors -------------------------------------------------------------------------------
 
 
