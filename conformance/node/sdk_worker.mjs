@@ -58,6 +58,7 @@ function capturingFetch(id, abort, state) {
     });
     const response = await fetch(url, { ...init, signal });
     send({ id, type: "response", status: response.status, headers: headersObject(response.headers) });
+    state.status = response.status;
     if (response.body === null) {
       return response;
     }
@@ -67,7 +68,6 @@ function capturingFetch(id, abort, state) {
         send({ id, type: "body", data: Buffer.from(chunk).toString("base64") });
       }
     })().catch(() => {}); // aborted or cut off: what arrived was sent
-    state.status = response.status;
     return new Response(forSdk, { status: response.status, statusText: response.statusText, headers: response.headers });
   };
 }
