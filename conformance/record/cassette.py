@@ -34,6 +34,7 @@ from conformance.reports.scrub import REDACTED, SECRET_HEADERS, scrub
 # Parameters that say what is asked, not how: every call has them, so they do not name a matrix row.
 _PAYLOAD_KEYS = {"model", "messages", "input", "prompt"}
 _KEY_QUERY_PARAMS = {"key", "api-key", "api_key", "apikey", "access_token", "token"}
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _TWO_PART_ENDPOINTS = ("chat/completions", "audio/", "images/", "fine_tuning/", "vector_stores/")
 
 
@@ -216,6 +217,10 @@ def case_for(call: RecordedCall, answers: Mapping[str, chain.Answer] | None = No
     return _scrubbed(case, call.secrets)
 
 
+def _dump(data: Any) -> str:
+    return yaml.dump(data, Dumper=_DUMPER, sort_keys=False, allow_unicode=True, width=110)
+
+
 class Cassette:
     """The file being recorded: rewritten whole (atomically) after each call. Thread-safe."""
 
@@ -223,7 +228,7 @@ class Cassette:
         self.path = path
         self.upstream = upstream
         self.started = datetime.now(UTC).replace(microsecond=0)
-        self._cases: dict[int, dict[str, Any]] = {}
+        self._cases: dict[int, str] = {}  # each case's YAML, serialized once: a rewrite only joins them
         self._models: list[str] = []
         self._secrets: set[str] = set()
         self._answers: dict[str, chain.Answer] = {}  # by id, for calls that refer to them (chain.py)
@@ -239,7 +244,7 @@ class Cassette:
             if answer is not None:
                 self._answers[answer.id] = answer
             self._secrets |= call.secrets
-            self._cases[call.seq] = case
+            self._cases[call.seq] = _dump([case])
             model = recorded_model(call)
             if model and model not in self._models:
                 self._models.append(model)
@@ -252,16 +257,10 @@ class Cassette:
             f"# Replay: conformance replay {self.path.name} --base-url URL [--model M]\n"
             "# Each case is one call: its request as sent (model -> ${model}) and the shape of the answer.\n"
         )
-        data = {
-            "x-recorded": {
-                "upstream": self.upstream,
-                "started": self.started.isoformat(),
-                "models": self._models,
-            },
-            "cases": [self._cases[seq] for seq in sorted(self._cases)],
-        }
-        body = yaml.safe_dump(_scrubbed(data, self._secrets), sort_keys=False, allow_unicode=True, width=110)
-        return scrub(header, self._secrets) + body
+        recorded = {"upstream": self.upstream, "started": self.started.isoformat(), "models": self._models}
+        cases = "".join(self._cases[seq] for seq in sorted(self._cases))
+        body = _dump({"x-recorded": recorded}) + ("cases:\n" + cases if cases else "cases: []\n")
+        return scrub(header + body, self._secrets)
 
     def write(self) -> None:
         """Write to a temporary file beside the cassette, then rename: a reader never sees half a file."""
