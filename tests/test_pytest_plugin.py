@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from mutating_proxy import running_proxy
@@ -135,12 +136,18 @@ def test_verdicts_and_reports_are_those_of_conformance_run(
 
 
 def test_an_undocumented_refusal_fails_with_its_reason(pytester: pytest.Pytester, server: RunningServer) -> None:
-    result = pytester.runpytest_inprocess("--conformance-base-url", server.base_url, "-k", "completions.suffix")
+    result = pytester.runpytest_inprocess(
+        "--conformance-base-url", server.base_url, "-k", "completions.suffix", "--junitxml", "junit.xml"
+    )  # fmt: skip
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["unsupported: refused with HTTP 400: *suffix*", "case completions.suffix, row completions/suffix: *"]
     )
     assert "Traceback" not in result.stdout.str()
+    testcase = ElementTree.parse(pytester.path / "junit.xml").find(".//testcase")
+    assert testcase is not None and testcase.find("failure") is not None
+    properties = {p.get("name"): p.get("value") for p in testcase.iter("property")}
+    assert properties["verdict"] == "unsupported"
 
 
 def test_a_broken_rule_fails_exactly_its_items(pytester: pytest.Pytester, server: RunningServer) -> None:

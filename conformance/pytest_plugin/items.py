@@ -88,6 +88,8 @@ class CaseItem(pytest.Item):
     def runtest(self) -> None:
         source = self.config.stash[VERDICTS]
         result = source.result(self.case.id)
+        # Recorded in pytest's own --junitxml: the verdict, and the case's own time (not its wait).
+        self.user_properties += [("verdict", result.verdict.value), ("case_duration_s", result.duration_s)]
         if result.verdict is Verdict.PASS:
             return
         if result.verdict is Verdict.SKIPPED:
