@@ -77,9 +77,9 @@ def test_every_case_is_one_item_with_markers_for_k_and_m(pytester: pytest.Pytest
     assert {i.split("::")[1] for i in picked} == usage
     core = [c.id for c in CASES if c.profile == "core"]
     assert len(collected(pytester, "-m", "conformance and not profile_vllm")) == len(core) < len(CASES)
-    assert [i.split("::")[1] for i in collected(pytester, "-k", "chat.stop.")] == [
-        "chat.stop.string", "chat.stop.list", "chat.stop.absent"
-    ]  # fmt: skip
+    stops = [c.id for c in CASES if c.id.startswith("chat.stop.")]
+    assert len(stops) >= 3
+    assert [i.split("::")[1] for i in collected(pytester, "-k", "chat.stop.")] == stops
     by_row = {i.split("::")[1] for i in collected(pytester, "-k", "completions/suffix")}
     assert by_row == {c.id for c in CASES if c.row == "completions/suffix"}
 
