@@ -70,6 +70,15 @@ def _pluck(items: Any, key: str) -> list[Any]:
     return [item.get(key) if isinstance(item, Mapping) else None for item in items]
 
 
+def _group_by(items: Any, key: str) -> dict[str, list[Any]]:
+    """Objects grouped by the value of `key`, in order: a stream's events by type, to shape each kind."""
+    groups: dict[str, list[Any]] = {}
+    for item in items:
+        if isinstance(item, Mapping):
+            groups.setdefault(str(item.get(key)), []).append(item)
+    return groups
+
+
 def _bias(ids: Any, value: int | float) -> dict[str, int | float]:
     """A logit_bias map giving every token id in `ids` the same bias."""
     return {str(int(i)): value for i in ids}
@@ -139,6 +148,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "absent_from": _absent_from,
     "join": _join,
     "pluck": _pluck,
+    "group_by": _group_by,
     "bias": _bias,
     "unique": _unique,
     "max_word_repeats": _max_word_repeats,

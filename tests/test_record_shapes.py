@@ -300,3 +300,12 @@ def test_a_chain_of_references_replays_every_call_it_depends_on_oldest_first() -
     assert steps[1]["http"]["json"]["previous_response_id"] == "${call001.body.id}"
     assert steps[2]["http"]["json"]["previous_response_id"] == "${call002.body.id}"
     assert steps[0]["expect"] == [{"status": 200}]
+
+
+def test_group_by_puts_a_streams_events_of_each_kind_together() -> None:
+    from conformance import expressions
+
+    events = [{"type": "a", "n": 1}, {"type": "b"}, {"type": "a", "n": 2}, "[DONE]"]
+    grouped = expressions.evaluate("group_by(events, 'type')", {"events": events})
+    assert grouped == {"a": [{"type": "a", "n": 1}, {"type": "a", "n": 2}], "b": [{"type": "b"}]}
+    assert shapes.differences(shapes.skeleton(grouped), {"a": grouped["a"]}) == ["b is missing (recorded an array)"]

@@ -115,17 +115,6 @@ def parameter_of(call: RecordedCall, refs: list[chain.Answer] = []) -> str:  # n
     return f"{call.method} {route}"
 
 
-def _escape(value: Any) -> Any:
-    """Recorded text that happens to contain `${` must stay text, not become an expression."""
-    if isinstance(value, str):
-        return value.replace("${", "$${")
-    if isinstance(value, dict):
-        return {_escape(k): _escape(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_escape(v) for v in value]
-    return value
-
-
 def _scrubbed(value: Any, secrets: set[str]) -> Any:
     if isinstance(value, str):
         return scrub(value, secrets)
@@ -140,11 +129,11 @@ def _path_without_keys(path: str, model: str | None, refs: list[chain.Answer]) -
     """Credential query parameters dropped; the recorded model and earlier answers' ids become expressions."""
     route, _, query = path.partition("?")
     segments = [
-        "${model}" if model and seg == model else chain.substitute(_escape(seg), refs)
+        "${model}" if model and seg == model else chain.substitute(shape.escape(seg), refs)
         for seg in route.split("/")
     ]
     kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k.lower() not in _KEY_QUERY_PARAMS]
-    return "/".join(segments) + (f"?{_escape(urlencode(kept))}" if kept else "")
+    return "/".join(segments) + (f"?{shape.escape(urlencode(kept))}" if kept else "")
 
 
 def recorded_model(call: RecordedCall) -> str | None:
@@ -183,12 +172,12 @@ def _request(call: RecordedCall, answers: Mapping[str, chain.Answer]) -> dict[st
     request: dict[str, Any] = {"method": call.method, "path": _path_without_keys(call.path, model, refs)}
     body = call.request_json
     if isinstance(body, dict | list):
-        body = chain.substitute(_escape(body), refs)
+        body = chain.substitute(shape.escape(body), refs)
         if isinstance(body, dict) and model is not None:
             body["model"] = "${model}"
         request["json"] = body
     elif call.request_body:
-        request["body"] = _escape(call.request_body.decode("utf-8", errors="replace"))
+        request["body"] = shape.escape(call.request_body.decode("utf-8", errors="replace"))
         content_type = next((v for k, v in call.request_headers.items() if k.lower() == "content-type"), None)
         if content_type:
             request["headers"] = {"Content-Type": content_type}
@@ -204,7 +193,7 @@ def case_for(call: RecordedCall, answers: Mapping[str, chain.Answer] | None = No
         {"name": a.step, "http": _request(a.call, answers), "expect": [{"status": a.call.status}]}
         for a in chain.chain(call, answers)
     ]
-    expect = _escape(shape.expectations(call.outcome(), endpoint, call.request_json))
+    expect = shape.expectations(call.outcome(), endpoint, call.request_json)
     stream = " (stream)" if call.stream_requested else ""
     title = f"{call.method} {call.path.split('?')[0]}{stream}: recorded HTTP {call.status}"
     case = {
@@ -212,7 +201,7 @@ def case_for(call: RecordedCall, answers: Mapping[str, chain.Answer] | None = No
         "endpoint": endpoint,
         "parameter": parameter_of(call, chain.referenced(call, answers)),
         "title": title + (f" from model {model}" if model else ""),
-        "steps": [*earlier, {"name": "call", "http": _request(call, answers), "expect": expect}],
+        "steps": [*earlier, {"name": shape.STEP, "http": _request(call, answers), "expect": expect}],
     }
     return _scrubbed(case, call.secrets)
 

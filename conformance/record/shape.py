@@ -21,6 +21,7 @@ from conformance.sse import FRAMING_CHECKS
 
 # Keys whose value an application typically branches on; their recorded values are kept.
 PINNED_KEYS = ("object", "role", "finish_reason", "type", "status", "name")
+STEP = "call"  # the name of the recorded call's step in its case
 _JSON_FORMATS = ("json_object", "json_schema")
 
 
@@ -42,7 +43,19 @@ def expectations(outcome: CallOutcome, endpoint: str, request: Any) -> list[dict
         content_type = outcome.response_headers.get("content-type", "").split(";")[0].strip()
         if content_type:
             out.append({"header": "content-type", "startswith": content_type})
-    return out
+    # Recorded text must stay text; the one expression here is ours (`value`), its shape is recorded.
+    return [{**e, "shape": escape(e["shape"])} if "value" in e else escape(e) for e in out]
+
+
+def escape(value: Any) -> Any:
+    """Recorded text that happens to contain `${` must stay text, not become an expression."""
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {escape(k): escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [escape(v) for v in value]
+    return value
 
 
 def _json_keys(request: Any) -> set[str]:
@@ -61,17 +74,20 @@ def _json_keys(request: Any) -> set[str]:
 def _stream_shape(view: dict[str, Any], json_keys: set[str]) -> list[dict[str, Any]]:
     chunks = view.get("chunks") or []
     out: list[dict[str, Any]] = []
-    if chunks:
-        # Deltas are fragments: only the assembled answer's text can hold a whole JSON document.
-        out.append({"field": "chunks", "shape": shapes.skeleton(chunks, ()), "kind": "schema"})
     dicts = [c for c in chunks if isinstance(c, dict)]
-    if dicts and len(dicts) == len(chunks):
-        types = [c.get("type") for c in dicts]
-        if all(isinstance(t, str) for t in types):
-            out.append({"field": "chunks[*].type", "in_order": shapes.collapse(types)})
-        objects = [c.get("object") for c in dicts]
-        if all(isinstance(o, str) for o in objects):
-            out.append({"field": "chunks[*].object", "all_in": _distinct(objects)})
+    types = [c.get("type") for c in dicts]
+    # Deltas are fragments: only the assembled answer's text can hold a whole JSON document (no json keys).
+    if dicts and len(dicts) == len(chunks) and all(isinstance(t, str) for t in types):
+        # Named events (Responses): each kind has its own fields, so each kind gets its own shape.
+        grouped = expressions.FUNCTIONS["group_by"](dicts, "type")
+        shape = {kind: shapes.skeleton(events, ()) for kind, events in grouped.items()}
+        out.append({"value": f"${{group_by({STEP}.chunks, 'type')}}", "shape": shape, "kind": "schema"})
+        out.append({"field": "chunks[*].type", "in_order": shapes.collapse(types)})
+    elif chunks:
+        out.append({"field": "chunks", "shape": shapes.skeleton(chunks, ()), "kind": "schema"})
+    objects = [c.get("object") for c in dicts]
+    if dicts and all(isinstance(o, str) for o in objects):
+        out.append({"field": "chunks[*].object", "all_in": _distinct(objects)})
     assembled = view.get("assembled")
     if isinstance(assembled, dict) and isinstance(assembled.get("response"), dict):
         out += _shape_and_pins(
