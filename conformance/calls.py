@@ -24,6 +24,7 @@ import httpx2
 import openai
 from pydantic import ValidationError
 
+from conformance import strict_json
 from conformance.results import Exchange
 from conformance.sse import ASSEMBLERS, ParsedStream
 from conformance.sse import parse as parse_sse
@@ -85,9 +86,18 @@ class CallOutcome:
 
     def body_json(self) -> tuple[bool, Any]:
         try:
-            return True, json.loads(self.text)
+            return True, strict_json.loads(self.text)
         except ValueError:
             return False, None
+
+    @property
+    def json_error(self) -> str:
+        """Why the body is not JSON (RFC 8259: NaN and Infinity included), or "" when it is."""
+        try:
+            strict_json.loads(self.text)
+        except ValueError as exc:
+            return str(exc)
+        return ""
 
     def view(self, endpoint: str) -> dict[str, Any]:
         """What expectations and later steps see of this answer."""

@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from conformance import expressions, openapi, shapes
+from conformance import expressions, openapi, shapes, strict_json
 from conformance.cases import Expectation, Range
 from conformance.results import CheckOutcome, FailureKind
 from conformance.shapes import json_type
@@ -302,7 +302,7 @@ def _is_json(value: Any, arg: Any, names: Any) -> str:
     if not isinstance(value, str):
         return f"is not a string: {short(value)}"
     try:
-        json.loads(value)
+        strict_json.loads(value)
     except ValueError as exc:
         return "" if not arg else f"does not parse ({exc}): {short(value)}"
     return "" if arg else f"parses as JSON: {short(value)}"
@@ -317,7 +317,7 @@ def _json_schema(value: Any, arg: Any, names: Any) -> str:
     """Structured output: the value (a JSON string or an object) validates against an inline schema."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = strict_json.loads(value)
         except ValueError as exc:
             return f"is not JSON ({exc}): {short(value)}"
     if not isinstance(arg, dict):

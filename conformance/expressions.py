@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from conformance import vectors
+from conformance import strict_json, vectors
 
 
 class ExpressionError(ValueError):
@@ -120,7 +120,7 @@ def _output_text(response: Any) -> str:
 
 def _parse_json(text: str) -> Any:
     try:
-        return json.loads(text)
+        return strict_json.loads(text)
     except (TypeError, ValueError) as exc:
         raise ExpressionError(f"not JSON: {exc}") from exc
 

@@ -261,10 +261,14 @@ def _judge_step(
             problem=f"HTTP {status} (no such route?) where {' or '.join(str(w) for ws in wanted for w in ws)} "
             f"was expected: {_excerpt(outcome)}",
         )
-    if 200 <= status < 300 and not outcome.is_stream and not outcome.body_json()[0]:
-        return StepResult(outcome, verdict=Verdict.ERROR, problem=f"HTTP {status} with a body that is not JSON: {_excerpt(outcome)}")
-    if outcome.sdk_error and "could not decode" in outcome.sdk_error:
+    if outcome.sdk_error and "could not decode" in outcome.sdk_error:  # the SDK's own words first
         return StepResult(outcome, verdict=Verdict.ERROR, problem=outcome.sdk_error)
+    if 200 <= status < 300 and not outcome.is_stream and not outcome.body_json()[0]:
+        return StepResult(
+            outcome,
+            verdict=Verdict.ERROR,
+            problem=f"HTTP {status} with a body that is not JSON ({outcome.json_error}): {_excerpt(outcome)}",
+        )
     view = outcome.view(endpoint)
     step_checks: list[CheckOutcome] = []
     if step.sdk is not None and 200 <= status < 300:

@@ -24,6 +24,8 @@ import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from conformance import strict_json
+
 MAY_BE_EMPTY = "may be empty"
 LEAF_TYPES = ("string", "json", "integer", "number", "boolean", "object", "array", "null")
 _INDEX = re.compile(r"\[\d+\]")
@@ -72,7 +74,7 @@ def _holds_json(text: str) -> bool:
     if not stripped.startswith(("{", "[")):
         return False
     try:
-        json.loads(stripped)
+        strict_json.loads(stripped)
     except ValueError:
         return False
     return True

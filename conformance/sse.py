@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import responses_stream
+from conformance import responses_stream, strict_json
 
 _FIELD = re.compile(r"^(data|event|id|retry)(:|$)")
 
@@ -72,7 +72,7 @@ def parse(text: str) -> ParsedStream:
 
 def _event(data: str, name: str | None) -> Event:
     try:
-        return Event(data=data, event=name, json=json.loads(data), is_json=True)
+        return Event(data=data, event=name, json=strict_json.loads(data), is_json=True)
     except ValueError:
         return Event(data=data, event=name)
 

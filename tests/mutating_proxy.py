@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -37,6 +37,12 @@ class Ctx:
     method: str
     path: str  # below /v1, e.g. /chat/completions
     json: Any
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+
+    @property
+    def sdk_lang(self) -> str:
+        """Which official SDK sent the request ("python", "js"), from its X-Stainless-Lang header."""
+        return self.headers.get("x-stainless-lang", "")
 
     def param(self, name: str, default: Any = None) -> Any:
         return self.json.get(name, default) if isinstance(self.json, dict) else default
@@ -104,7 +110,7 @@ def build_app(upstream: str, mutations: dict[str, Mutation]) -> Starlette:
             parsed = json.loads(raw_body) if raw_body else None
         except ValueError:
             parsed = None
-        ctx = Ctx(method=request.method, path=rest[2:] or "/", json=parsed)
+        ctx = Ctx(method=request.method, path=rest[2:] or "/", json=parsed, headers=dict(request.headers))
         active = mutation.when(ctx)
         if active and mutation.respond is not None:
             answer = mutation.respond(ctx)

@@ -9,6 +9,7 @@ caught too. Adding a mutation is one row.
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -236,6 +237,8 @@ ROWS = [
     R("logprobs_dropped", body(set_("choices.0.logprobs", None), when=has("logprobs")), ["chat.*logprobs.*"], {"chat.logprobs.tokens": IGNORED, "chat.top_logprobs.count": IGNORED}),
     R("logprob_token_wrong", body(first_logprob(lambda e: e.update(token="X" + e["token"])), when=lambda c: has("logprobs")(c) and "top_logprobs" not in c.json), ["chat.*logprobs.*"], {"chat.logprobs.tokens": IGNORED}),
     R("logprob_positive", body(first_logprob(lambda e: e.update(logprob=0.5)), when=lambda c: has("logprobs")(c) and "top_logprobs" not in c.json), ["chat.*logprobs.*"], {"chat.logprobs.tokens": IGNORED}),
+    R("logprob_minus_infinity", body(first_logprob(lambda e: e.update(logprob=-math.inf)), when=lambda c: has("logprobs")(c) and "top_logprobs" not in c.json), ["chat.*logprobs.*"], {"chat.logprobs.tokens": BROKEN}),
+    R("stream_chunk_nan", chunks(lambda events: events[0].update(created=math.nan)), ["chat.stream.framing"], {"chat.stream.framing": SCHEMA}),
     R("logprobs_change_output", body(logprobs_change_output, when=lambda c: has("logprobs")(c) and "top_logprobs" not in c.json), ["chat.*logprobs.*"], {"chat.logprobs.tokens": IGNORED}),
     R("top_logprobs_short", body(lambda b: [e.update(top_logprobs=e["top_logprobs"][:1]) for e in b["choices"][0]["logprobs"]["content"]] and None, when=has("top_logprobs")), ["chat.*logprobs.*"], {"chat.top_logprobs.count": IGNORED}),
     R("top_logprobs_not_led_by_choice", body(lambda b: [e["top_logprobs"].reverse() for e in b["choices"][0]["logprobs"]["content"]] and None, when=has("top_logprobs")), ["chat.top_logprobs.count"], {"chat.top_logprobs.count": IGNORED}),
