@@ -7,23 +7,31 @@ cell) and test_pytest_plugin (every item) judge this one run, made the way CI wo
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from xml.etree import ElementTree
 
 from conformance.results import RunResults, load
 
-# `-v` prints one line per item: "<file>::<case id> PASSED [ 12%]" (SKIPPED and XFAIL add the reason).
-_OUTCOME_LINE = re.compile(r"^\S+::(\S+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b")
 
-
-def outcomes_by_case(lines: Iterable[str]) -> dict[str, str]:
-    """case id -> PASSED / FAILED / ERROR / SKIPPED / XFAIL / XPASS, from a `-v` run's output."""
-    return {m[1]: m[2] for line in lines if (m := _OUTCOME_LINE.match(line))}
+def outcomes_by_case(junit_xml: Path) -> dict[str, str]:
+    """case id -> PASSED / FAILED / ERROR / SKIPPED / XFAIL, from pytest's own --junitxml file."""
+    out = {}
+    for testcase in ElementTree.parse(junit_xml).iter("testcase"):
+        skipped = testcase.find("skipped")
+        if testcase.find("failure") is not None:
+            word = "FAILED"
+        elif testcase.find("error") is not None:
+            word = "ERROR"
+        elif skipped is not None:
+            word = "XFAIL" if skipped.get("type") == "pytest.xfail" else "SKIPPED"
+        else:
+            word = "PASSED"
+        out[str(testcase.get("name"))] = word
+    return out
 
 
 @dataclass
@@ -36,20 +44,20 @@ class PluginRun:
 
 
 def run_whole_suite(base_url: str, workdir: Path, provider: str) -> PluginRun:
-    report = workdir / "report"
+    report, junit = workdir / "report", workdir / "junit.xml"
     command = [
-        sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-m", "conformance",
+        sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "conformance", "--junitxml", str(junit),
         "--conformance-base-url", base_url, "--conformance-provider", provider,
         "--conformance-timeout", "120", "--conformance-report", str(report),
     ]  # fmt: skip
     started = time.monotonic()
     done = subprocess.run(command, cwd=workdir, capture_output=True, text=True, timeout=1800, check=False)
     output = done.stdout + done.stderr
-    if not (report / "results.json").is_file():
-        raise AssertionError(f"pytest wrote no results.json (exit {done.returncode}):\n{output[-4000:]}")
+    if not (report / "results.json").is_file() or not junit.is_file():
+        raise AssertionError(f"pytest wrote no results.json or junit.xml (exit {done.returncode}):\n{output[-4000:]}")
     return PluginRun(
         returncode=done.returncode,
-        outcomes=outcomes_by_case(done.stdout.splitlines()),
+        outcomes=outcomes_by_case(junit),
         results=load(report / "results.json"),
         seconds=time.monotonic() - started,
         output=output,
