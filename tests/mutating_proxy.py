@@ -12,8 +12,6 @@ import asyncio
 import inspect
 import json
 import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -25,6 +23,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+
+from conformance.serving import serving_in_thread
 
 DONE = "[DONE]"
 EVENT = "__event__"  # an event's `event:` name, kept on its dict while mutations run
@@ -160,19 +160,8 @@ def running_proxy(upstream_base_url: str, mutations: dict[str, Mutation]) -> Ite
         lifespan="off",
         timeout_graceful_shutdown=1,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("mutating proxy did not start")
-        time.sleep(0.05)
-    try:
+    with serving_in_thread(uvicorn.Server(config), what="mutating proxy"):
         yield RunningProxy(port=port)
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 # --- answers that replace the server's -------------------------------------------------------------

@@ -12,7 +12,6 @@ import html
 import json
 import shlex
 import subprocess
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from conformance.fuzz.overlay import Mode
 from conformance.fuzz.report import html_section, junit_testsuite, markdown_section
 from conformance.fuzz.results import FuzzCheck, FuzzResults, FuzzVerdict
 from conformance.fuzz.runner import run_fuzz
+from conformance.serving import serving_in_thread
 from reference_server.launcher import RunningServer, free_port
 
 
@@ -112,18 +112,8 @@ def serving(app: FaultProxy) -> Iterator[str]:
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error", lifespan="off")
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("fault proxy did not start")
-        time.sleep(0.02)
-    try:
+    with serving_in_thread(server, what="fault proxy"):
         yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def fuzz(

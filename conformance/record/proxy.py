@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from conformance.record.cassette import Cassette, RecordedCall
+from conformance.serving import serving_in_thread
 
 # Hop-by-hop headers (RFC 9110 7.6.1) and the ones the HTTP client recomputes for the next hop.
 _NOT_FORWARDED = {
@@ -168,17 +168,8 @@ def running_recorder(
     recorder = Recorder(upstream, Cassette(out, upstream), say)
     recorder.cassette.write()
     sock = bind("127.0.0.1", 0)
-    server = server_for(recorder)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the recording proxy did not start")
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}{recorder.prefix}"
+        with serving_in_thread(server_for(recorder), sock, what="the recording proxy"):
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}{recorder.prefix}"
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
         sock.close()
