@@ -5,12 +5,12 @@ from __future__ import annotations
 import fnmatch
 
 import pytest
+from test_reports_sample import sample_results
 
 from conformance import features
 from conformance.api import list_cases
 from conformance.reports import html, markdown
 from conformance.results import Cell, CellState
-from tests.test_reports_sample import sample_results
 
 # Features the list names before any case measures them: shown as "not measured", never as supported.
 NOT_YET_MEASURED = {("chat.completions", "messages.image_url")}
