@@ -9,6 +9,7 @@ caught too. Adding a mutation is one row.
 from __future__ import annotations
 
 import copy
+import json
 import math
 import time
 from collections.abc import Callable
@@ -167,6 +168,20 @@ def usage_off_by_one(events: list[Any]) -> None:
     usage["total_tokens"] += 1
 
 
+def _has_image(ctx: Ctx) -> bool:
+    return ctx.chat and "image_url" in json.dumps(ctx.json)
+
+
+def _image_parts(j: dict[str, Any], replacement: dict[str, Any] | None) -> dict[str, Any]:
+    """Each image part replaced (None: dropped), as a server that cannot see would do before the model."""
+    j = copy.deepcopy(j)
+    for message in j["messages"]:
+        if isinstance(message.get("content"), list):
+            parts = [replacement if p.get("type") == "image_url" else p for p in message["content"]]
+            message["content"] = [p for p in parts if p is not None]
+    return j
+
+
 def same_index(b: dict[str, Any]) -> None:
     for c in b["choices"]:
         c["index"] = 0
@@ -227,6 +242,9 @@ ROWS = [
     R("max_tokens_overrun", rewrite(lambda c: c.chat and c.param("max_tokens") == 3, max_tokens=6), ["chat.max_tokens.*", "chat.max_completion_tokens.*"], {"chat.max_tokens.truncates": IGNORED}),
     R("max_completion_tokens_overrun", rewrite(lambda c: c.chat and c.param("max_completion_tokens") == 3, max_completion_tokens=6), ["chat.max_*"], {"chat.max_completion_tokens.truncates": IGNORED}),
     R("length_reported_as_stop", body(set_("choices.0.finish_reason", "stop"), when=lambda c: plain(c) and 3 in (c.param("max_tokens"), c.param("max_completion_tokens"))), ["chat.max_*", "chat.stop.absent"], {"chat.max_tokens.truncates": IGNORED, "chat.max_completion_tokens.truncates": IGNORED}),
+    # vision: the reference server refuses images, so the proxy plays a server that takes them
+    R("image_seen_as_text", Mutation(when=_has_image, request=lambda j: _image_parts(j, {"type": "text", "text": "[a picture: a red disc on a blue ground]"})), ["chat.messages.image_url"], {}),
+    R("image_dropped", Mutation(when=_has_image, request=lambda j: _image_parts(j, None)), ["chat.messages.image_url"], {"chat.messages.image_url": IGNORED}),
     R("stop_ignored", strip("stop"), ["chat.stop.*"], {"chat.stop.string": IGNORED, "chat.stop.list": IGNORED}),
     R("stop_string_kept", Mutation(when=lambda c: plain(c) and "stop" in c.json, body=stop_appended), ["chat.stop.*"], {"chat.stop.string": IGNORED, "chat.stop.list": IGNORED}),
     # logit_bias
