@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from conformance import yamlfile
 from conformance.errors import UsageError
 from conformance.paths import specs_dir
-from conformance.results import RunResults
+from conformance.results import CaseResult, RunResults, Verdict
 
 # Where a run records the profile it was made with, so merged reports need no profile files.
 PROFILE_OPTION = "provider_profile"
@@ -91,6 +91,13 @@ class Profile(_Strict):
         if found is None:
             return None
         return found if isinstance(found, ClaimDetail) else ClaimDetail(claim=found)
+
+    def documents_refusal(self, case: CaseResult) -> bool:
+        """A refusal (verdict unsupported) of a row these docs say is unsupported: the truth, as promised."""
+        if case.verdict is not Verdict.UNSUPPORTED:
+            return False
+        claim = self.claim(case.endpoint, case.parameter)
+        return claim is not None and claim.claim is Claim.UNSUPPORTED
 
     def rows(self) -> list[tuple[str, str, ClaimDetail]]:
         return [

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from conformance.providers import Claim, find_profile
+from conformance.providers import find_profile
 from conformance.results import CaseResult, RunResults, Verdict, load
 from reference_server.launcher import ServerStartError, running_server
 
@@ -28,15 +28,11 @@ def undocumented_shortfalls(results: RunResults) -> list[CaseResult]:
     is the truth, shown as "rejected" in every report, but it is not a defect of the main job.
     """
     profile = find_profile(PROVIDER)
-    out = []
-    for case in results.cases:
-        if case.verdict is Verdict.PASS:
-            continue
-        claim = profile.claim(case.endpoint, case.parameter) if profile else None
-        if case.verdict is Verdict.UNSUPPORTED and claim is not None and claim.claim is Claim.UNSUPPORTED:
-            continue
-        out.append(case)
-    return out
+    return [
+        case
+        for case in results.cases
+        if case.verdict is not Verdict.PASS and not (profile is not None and profile.documents_refusal(case))
+    ]
 
 
 def _arguments(extra: list[str]) -> tuple[Path, list[str]]:

@@ -19,9 +19,9 @@ import pytest
 from conformance.api import RunConfig, list_cases, resolve_model, run_suite
 from conformance.cases import Case
 from conformance.errors import UsageError
-from conformance.providers import Claim, Profile, find_profile
+from conformance.providers import Profile, find_profile
 from conformance.pytest_plugin.items import VERDICTS, CaseFile, CaseItem, RunStopped, marker_descriptions
-from conformance.results import CaseResult, RunResults, Verdict
+from conformance.results import CaseResult, RunResults
 
 API_KEY_ENV = "OPENAI_API_KEY"
 
@@ -159,10 +159,7 @@ class ConformanceSession:
     def documented_refusal(self, result: CaseResult) -> str | None:
         """Why a refusal is expected (xfail): the provider profile documents the row as unsupported."""
         profile = self.settings.profile
-        if result.verdict is not Verdict.UNSUPPORTED or profile is None:
-            return None
-        claim = profile.claim(result.endpoint, result.parameter)
-        if claim is None or claim.claim is not Claim.UNSUPPORTED:
+        if profile is None or not profile.documents_refusal(result):
             return None
         return f"refused, as the {profile.name} profile documents: {result.reason}"
 
