@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from conformance import openapi
 from reference_server.errors import APIError
 from reference_server.responses.conversation import chat_messages, input_items
-from reference_server.responses.request import CreateResponseRequest
+from reference_server.responses.request import EASY_MESSAGE_KEYS, CreateResponseRequest
 from reference_server.responses.store import RETENTION_SECONDS, ResponseStore, StoredResponse, StoreError
 from reference_server.schemas import AssistantMessage, SystemMessage, ToolMessage, UserMessage
 
@@ -97,3 +98,8 @@ def test_wrong_parts_for_the_role_are_refused() -> None:
         with pytest.raises(APIError) as caught:
             input_items(body.input)
         assert caught.value.param == param and caught.value.status_code == 400
+
+
+def test_untyped_items_are_easy_messages_exactly_as_the_spec_says() -> None:
+    easy = openapi.load_spec()["components"]["schemas"]["EasyInputMessage"]
+    assert set(easy["properties"]) - {"type"} == EASY_MESSAGE_KEYS

@@ -87,9 +87,17 @@ class FunctionCallOutputItem(RequestModel):
     status: Nullable[Literal["in_progress", "completed", "incomplete"]] = None
 
 
+# The keys of the spec's EasyInputMessage, the one item whose `type` may be left out.
+EASY_MESSAGE_KEYS = frozenset({"role", "content", "phase"})
+
+
 def _message_by_default(value: Any) -> Any:
-    """An item without a type is an "easy" input message (`{"role": "user", "content": "..."}`)."""
-    if isinstance(value, dict) and "type" not in value:
+    """An item without a type is an "easy" input message (`{"role": "user", "content": "..."}`).
+
+    Only if it has nothing an easy message lacks: with an `id` or a `status` it could as well be an
+    item reference or a typed message (the spec's `oneOf` matches several), so its type must be given.
+    """
+    if isinstance(value, dict) and "type" not in value and value.keys() <= EASY_MESSAGE_KEYS:
         return {"type": "message", **value}
     return value
 
