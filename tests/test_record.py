@@ -28,7 +28,7 @@ from mutating_proxy import DONE, Ctx, Mutation, hang_after_first_chunk, running_
 
 from conformance import cli
 from conformance.cases import load_file
-from conformance.record.proxy import running_recorder
+from conformance.record.proxy import bind, running_recorder
 from conformance.results import Verdict, load
 from reference_server.launcher import RunningServer
 
@@ -334,3 +334,14 @@ def test_usage_errors_are_one_line_and_exit_2(
     err = capsys.readouterr().err.strip()
     assert status == 2
     assert err.startswith("conformance: error: ") and message in err and "\n" not in err, err
+
+
+def test_the_printed_address_takes_connections_before_the_server_runs() -> None:
+    """`record` prints the address before uvicorn starts: an application that connects at once must
+    wait in the listen backlog, not be refused (it was, on a loaded CI machine)."""
+    sock = bind("127.0.0.1", 0)
+    try:
+        with socket.create_connection(sock.getsockname()[:2], timeout=2):
+            pass
+    finally:
+        sock.close()
