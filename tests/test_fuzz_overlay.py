@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from conformance.fuzz.overlay import (
     endpoints,
     load_overlay,
     negative_request_schema,
+    relaxed,
     schemas_file,
     select_endpoints,
 )
@@ -171,3 +173,25 @@ def test_derived_schemas_widen_only_the_documented_gaps() -> None:
     }
     assert schema_errors(vectors, "FuzzEmbeddingResponseBase64", path) == []
     assert schema_errors(vectors, "CreateEmbeddingResponse", path)
+
+
+def test_request_gaps_relax_requests_only() -> None:
+    """An output message sent back as input, as the openai SDK types it (no logprobs): valid in the
+    invalid-request document, while answers are still judged by the spec as published."""
+    spec = build_spec(Mode.NEGATIVE, MODEL, select_endpoints(["responses"]))
+    assert "logprobs" not in spec["components"]["schemas"]["OutputTextContent"]["required"]
+    assert "logprobs" in load_spec()["components"]["schemas"]["OutputTextContent"]["required"]
+    part = {"type": "output_text", "text": "", "annotations": []}
+    validator = jsonschema.Draft202012Validator(
+        {**spec["components"]["schemas"]["OutputTextContent"], "components": spec["components"]}
+    )
+    assert validator.is_valid(part)
+    strict = jsonschema.Draft202012Validator(
+        {**load_spec()["components"]["schemas"]["OutputTextContent"], "components": load_spec()["components"]}
+    )
+    assert not strict.is_valid(part)
+
+
+def test_request_gaps_must_name_required_fields() -> None:
+    with pytest.raises(ValueError, match="no_such_field"):
+        relaxed({"type": "object", "required": ["a"]}, ["no_such_field"])

@@ -150,6 +150,16 @@ def negative_request_schema(entry: dict[str, Any], components: dict[str, Any], m
     }
 
 
+def relaxed(schema: dict[str, Any], optional: list[str]) -> dict[str, Any]:
+    """`schema` with the `optional` properties no longer required (they must exist in it)."""
+    missing = [name for name in optional if name not in schema.get("required", [])]
+    if missing:
+        raise ValueError(f"request_gaps: {missing} are not required in the schema: fix the overlay")
+    out = copy.deepcopy(schema)
+    out["required"] = [name for name in schema["required"] if name not in optional]
+    return out
+
+
 def _resolve(node: dict[str, Any], components: dict[str, Any]) -> dict[str, Any]:
     while "$ref" in node:
         node = components[node["$ref"].removeprefix(_REF_PREFIX)]
@@ -233,6 +243,8 @@ def build_spec(
     components = {**source.get("components", {}).get("schemas", {})}
     for name, schema in data.get("components", {}).items():
         components[name] = _substitute(schema, model)
+    for gap in data.get("request_gaps", []):  # this document only shapes requests: see the overlay
+        components[gap["schema"]] = relaxed(components[gap["schema"]], gap["optional"])
 
     chosen = selected if selected is not None else endpoints(data)
     paths: dict[str, Any] = {}
