@@ -235,7 +235,7 @@ NESTED = [
      "messages[0].content[0].prompt_cache_breakpoint.mode", "missing_required_parameter"),
     ("chat", {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi", "prompt_cache_breakpoint": None}]}]},
      "messages[0].content[0].prompt_cache_breakpoint", "invalid_type"),
-    ("responses", {"input": [{"role": "user", "content": "Hi", "status": None}]}, "input[0].status", "invalid_type"),
+    ("responses", {"input": [{"type": "message", "role": "user", "content": "Hi", "status": None}]}, "input[0].status", "invalid_type"),
 ]
 
 
