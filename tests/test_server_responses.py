@@ -291,6 +291,8 @@ def test_stored_responses_survive_a_restart(tmp_path: Path) -> None:
         # Untyped, but with keys an easy message does not have: the spec's oneOf matches no single item.
         ({"input": [{"role": "assistant", "content": [], "id": "", "status": "in_progress"}]}, 400, "input[0].type", "missing_required_parameter"),
         ({"input": [{"id": "msg_1"}]}, 400, "input[0].type", "missing_required_parameter"),
+        # output_text's annotations are required by the spec and the SDK's ResponseOutputTextParam (found by fuzzing)
+        ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ""}]}]}, 400, "input[0].content[0].annotations", "missing_required_parameter"),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}, 400, "input[0].content[0]", "unsupported_content_type"),
         ({"input": [{"role": "assistant", "content": [{"type": "input_text", "text": "x"}]}]}, 400, "input[0].content[0].type", "invalid_value"),
         ({"input": SEA, "previous_response_id": "resp_does_not_exist"}, 400, "previous_response_id", "previous_response_not_found"),

@@ -75,7 +75,7 @@ def test_items_become_chat_messages() -> None:
                 {"type": "function_call", "call_id": "c2", "name": "w", "arguments": '{"city": "Rome"}'},
                 {"type": "function_call_output", "call_id": "c1", "output": "Sunny"},
                 {"type": "function_call_output", "call_id": "c2", "output": [{"type": "input_text", "text": "Rain"}]},
-                {"role": "assistant", "content": [{"type": "output_text", "text": "Sunny and rain."}]},
+                {"role": "assistant", "content": [{"type": "output_text", "text": "Sunny and rain.", "annotations": []}]},
             ],
         }
     )

@@ -27,7 +27,7 @@ class InputText(RequestModel):
 class OutputText(RequestModel):
     type: Literal["output_text"]
     text: str
-    annotations: list[dict[str, Any]] = Field(default_factory=list)
+    annotations: list[dict[str, Any]]  # required by the spec and by the SDK's ResponseOutputTextParam
     logprobs: list[dict[str, Any]] | None = None
 
 
