@@ -91,7 +91,7 @@ def test_items_become_chat_messages() -> None:
 def test_wrong_parts_for_the_role_are_refused() -> None:
     for item, param in [
         ({"role": "assistant", "content": [{"type": "input_text", "text": "x"}]}, "input[0].content[0].type"),
-        ({"role": "user", "content": [{"type": "output_text", "text": "x"}]}, "input[0].content[0].type"),
+        ({"role": "user", "content": [{"type": "output_text", "text": "x", "annotations": []}]}, "input[0].content[0].type"),
         ({"role": "user", "content": [{"type": "input_file", "file_id": "f"}]}, "input[0].content[0]"),
     ]:
         body = CreateResponseRequest.model_validate({"model": "m", "input": [item]})
