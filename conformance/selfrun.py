@@ -10,12 +10,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from conformance import node_sdk
 from conformance.providers import find_profile
 from conformance.results import CaseResult, RunResults, Verdict, load
 from reference_server.launcher import ServerStartError, running_server
 
 PROVIDER = "reference-server"
-# A short fuzz of every endpoint rides along, so the main job's report has its robustness section;
+# The SDK cases are replayed through the openai npm package too when Node.js is set up, and a short
+# fuzz of every endpoint rides along, so the main job's report has its robustness section;
 # the documented 1000-per-endpoint run is `conformance fuzz` (README, reports/fuzz/).
 DEFAULT_FUZZ = ["--fuzz", "10", "--fuzz-seed", "1", "--fuzz-budget", "600"]
 
@@ -30,15 +32,25 @@ def undocumented_shortfalls(results: RunResults) -> list[CaseResult]:
     profile = find_profile(PROVIDER)
     return [
         case
-        for case in results.cases
+        for case in [*results.cases, *results.sdk_cases]
         if case.verdict is not Verdict.PASS and not (profile is not None and profile.documents_refusal(case))
     ]
 
 
+def _given(extra: list[str], flag: str) -> bool:
+    return any(arg == flag or arg.startswith(f"{flag}=") for arg in extra)
+
+
 def _arguments(extra: list[str]) -> tuple[Path, list[str]]:
     """The report directory and the run's arguments: the defaults unless the user gave their own."""
-    if not any(arg == "--fuzz" or arg.startswith("--fuzz=") for arg in extra):
+    if not _given(extra, "--fuzz"):
         extra = [*extra, *DEFAULT_FUZZ]
+    if not _given(extra, "--sdk"):
+        problem = node_sdk.setup_problem()
+        if problem is None:
+            extra = [*extra, "--sdk", "python,node"]
+        else:
+            print(f"the SDK cases run through the Python SDK only: {problem}", file=sys.stderr)
     if "--out" in extra:
         i = extra.index("--out")
         if i + 1 < len(extra):
@@ -68,20 +80,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return status
     results = load(out / "results.json")
     shortfalls = undocumented_shortfalls(results)
-    documented = [c for c in results.cases if c.verdict is not Verdict.PASS and c not in shortfalls]
+    every = [*results.cases, *results.sdk_cases]
+    documented = [c for c in every if c.verdict is not Verdict.PASS and c not in shortfalls]
+    fuzz_failed = results.fuzz is not None and not results.fuzz.ok
+    failed = bool(shortfalls) or fuzz_failed
+    parts = []
     if documented:
-        names = ", ".join(f"{c.endpoint}/{c.parameter}" for c in documented)
-        verdict = "main job fails" if shortfalls else "main job passes"
-        print(
-            f"{verdict}: {len(documented)} case(s) refused as specs/providers/{PROVIDER}.yaml documents "
-            f"({names}); {len(shortfalls)} other case(s) did not pass",
-            file=sys.stderr,
-        )
-    if results.fuzz is not None and not results.fuzz.ok:
-        print(f"main job fails: fuzzing found {results.fuzz.total_failures} problem(s), see {out}/matrix.md", file=sys.stderr)
-        return 1
-    return 1 if shortfalls else 0
-
+        names = ", ".join(sorted({f"{c.endpoint}/{c.parameter}" for c in documented}))
+        parts.append(f"{len(documented)} case(s) refused as specs/providers/{PROVIDER}.yaml documents ({names})")
+    parts.append(f"{len(shortfalls)} other case(s) did not pass")
+    if results.fuzz is not None:
+        parts.append(f"fuzzing found {results.fuzz.total_failures} problem(s)" if fuzz_failed else "fuzzing found nothing")
+    print(f"main job {'fails' if failed else 'passes'}: " + "; ".join(parts) + f" (see {out}/matrix.md)", file=sys.stderr)
+    return 1 if failed else 0
 
 if __name__ == "__main__":
     sys.exit(main())

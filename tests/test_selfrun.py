@@ -34,3 +34,15 @@ def _results(*cases: tuple[str, str, Verdict]) -> RunResults:
 )
 def test_only_documented_refusals_are_forgiven(case: tuple[str, str, Verdict], forgiven: bool) -> None:
     assert (undocumented_shortfalls(_results(case)) == []) is forgiven
+
+
+def test_node_sdk_replays_count_too() -> None:
+    results = _results(("chat.completions", "stop", Verdict.PASS))
+    node = [
+        CaseResult(case_id="chat.completions.stop", endpoint="chat.completions", parameter="stop", verdict=v, sdk="node")
+        for v in (Verdict.ERROR,)
+    ]
+    results.sdk_cases = node
+    assert [c.sdk for c in undocumented_shortfalls(results)] == ["node"]
+    results.sdk_cases = [node[0].model_copy(update={"parameter": "suffix", "endpoint": "completions", "verdict": Verdict.UNSUPPORTED})]
+    assert undocumented_shortfalls(results) == []
