@@ -26,6 +26,7 @@ def test_run_with_fuzz_writes_the_robustness_section_everywhere(server: RunningS
     proc = conformance("run", "--base-url", server.base_url, *SMALL_RUN, "--out", str(out), timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Fuzzing" in proc.stdout and "models.list" in proc.stdout
+    assert "fuzzing: " in proc.stderr  # progress as plain lines when stderr is not a terminal
     results = load(out / "results.json")
     assert results.fuzz is not None and results.fuzz.seed == 7 and results.fuzz.ok
     (endpoint,) = results.fuzz.endpoints

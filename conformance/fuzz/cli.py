@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
-from rich.status import Status
 from rich.table import Table
 from rich.text import Text
 
@@ -32,6 +34,7 @@ from conformance.fuzz.results import FuzzResults, FuzzVerdict
 API_KEY_ENV = "OPENAI_API_KEY"
 EXIT_OK, EXIT_FINDINGS = 0, 1
 RESULTS_FILE = "fuzz.json"
+LOG_PROGRESS_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
 RUN_FUZZ_BUDGET = 1800.0  # seconds `run --fuzz N` may spend fuzzing unless --fuzz-budget says otherwise
 
 
@@ -140,13 +143,20 @@ def check_run_fuzz_arguments(args: argparse.Namespace) -> None:
         raise UsageError(f"--fuzz-endpoints: {exc}") from None
 
 
-def _progress(console: Console) -> tuple[Status, Callable[[str], None]]:
-    status = console.status("fuzzing", spinner="dots")
+def _progress(console: Console) -> tuple[AbstractContextManager[Any], Callable[[str], None]]:
+    """A spinner on a terminal; elsewhere (CI logs, pipes) a plain line at most every 30 s."""
+    if console.is_terminal:
+        status = console.status("fuzzing", spinner="dots")
+        return status, lambda message: status.update(f"fuzzing: {message}")
+    last = [float("-inf")]
 
-    def update(message: str) -> None:
-        status.update(f"fuzzing: {message}")
+    def line(message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] >= LOG_PROGRESS_EVERY:
+            last[0] = now
+            console.print(Text(f"fuzzing: {message}"))
 
-    return status, update
+    return nullcontext(), line
 
 
 def fuzz_for_run(
