@@ -26,6 +26,7 @@ import re
 import sys
 import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Sequence
 from importlib import metadata
@@ -54,6 +55,7 @@ from conformance.results import ResultsFileError, RunResults, Verdict, load
 if TYPE_CHECKING:
     from conformance.results import CaseResult
 
+PROGRESS_LINE_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
 EXIT_OK, EXIT_FAILURES, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 API_KEY_ENV = "OPENAI_API_KEY"
 DEBUG_ENV = "CONFORMANCE_DEBUG"
@@ -228,6 +230,12 @@ class _ProgressBar:
         self._task = self._progress.add_task("cases", total=None, tally="")
         self._lock = threading.Lock()
         self._tally = {v: 0 for v in Verdict}
+        # Not a terminal (a CI log, a pipe): no bar to redraw, so a plain line now and then instead.
+        self._console = console
+        self._lines = not console.is_terminal
+        self._total: int | None = None
+        self._done = 0
+        self._last_line = time.monotonic()
 
     def __enter__(self) -> _ProgressBar:
         self._progress.start()
@@ -237,12 +245,20 @@ class _ProgressBar:
         self._progress.stop()
 
     def started(self, total: int) -> None:
+        self._total = total
         self._progress.update(self._task, total=total)
 
     def case_finished(self, result: CaseResult) -> None:
         with self._lock:
             self._tally[result.verdict] += 1
+            self._done += 1
             tally = " ".join(f"{n} {v.value}" for v, n in self._tally.items() if n)
+            now = time.monotonic()
+            say = self._lines and (now - self._last_line >= PROGRESS_LINE_EVERY or self._done == self._total)
+            if say:
+                self._last_line = now
+        if say:
+            self._console.print(Text(f"cases: {self._done}/{self._total} ({tally})"))
         self._progress.update(self._task, advance=1, tally=tally)
 
 

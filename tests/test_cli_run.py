@@ -90,6 +90,8 @@ def test_run_writes_all_four_reports_and_exits_0(server: RunningServer, tmp_path
     assert results.cases and all(c.verdict is Verdict.PASS for c in results.cases)
     assert ET.parse(out / "junit.xml").getroot().get("tests") == str(len(results.cases))
     assert {c.case_id for c in results.cases} >= {"chat.basic", "models.list"}
+    n = len(results.cases)
+    assert f"cases: {n}/{n} ({n} pass)" in proc.stderr  # progress as plain lines when stderr is not a terminal
     matrix = (out / "matrix.md").read_text(encoding="utf-8")
     assert "## `models`" in matrix and "| `messages` " in matrix
     assert "Verdicts" in proc.stdout and "Reports in" in proc.stdout
