@@ -293,6 +293,8 @@ def test_stored_responses_survive_a_restart(tmp_path: Path) -> None:
         ({"input": [{"id": "msg_1"}]}, 400, "input[0].type", "missing_required_parameter"),
         # output_text's annotations are required by the spec and the SDK's ResponseOutputTextParam (found by fuzzing)
         ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ""}]}]}, 400, "input[0].content[0].annotations", "missing_required_parameter"),
+        ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "", "annotations": [], "logprobs": [{"token": "", "logprob": 0, "bytes": []}]}]}]}, 400, "input[0].content[0].logprobs[0].top_logprobs", "missing_required_parameter"),
+        ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "", "annotations": [{"type": "file_path"}]}]}]}, 400, "input[0].content[0].annotations[0].file_id", "missing_required_parameter"),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}, 400, "input[0].content[0]", "unsupported_content_type"),
         ({"input": [{"role": "assistant", "content": [{"type": "input_text", "text": "x"}]}]}, 400, "input[0].content[0].type", "invalid_value"),
         ({"input": SEA, "previous_response_id": "resp_does_not_exist"}, 400, "previous_response_id", "previous_response_not_found"),
@@ -326,3 +328,11 @@ def test_unusable_database_path_is_one_line_and_exit_2(tmp_path: Path, capsys: p
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and "responses database" in err and "Traceback" not in err
+
+
+def test_an_answer_sent_back_as_input_is_accepted(server: RunningServer, model_id: str) -> None:
+    """Clients echo output items (annotations, logprobs and all) into the next request's input."""
+    first = create(server, model_id, input=SEA, top_logprobs=2, include=["message.output_text.logprobs"])
+    message = next(item for item in first["output"] if item["type"] == "message")
+    assert message["content"][0]["logprobs"], "the echo must carry logprobs to prove they are read"
+    create(server, model_id, input=[message, {"role": "user", "content": "Go on."}])

@@ -24,11 +24,57 @@ class InputText(RequestModel):
     prompt_cache_breakpoint: PromptCacheBreakpoint | None = None
 
 
+class FileCitation(RequestModel):
+    type: Literal["file_citation"]
+    file_id: str
+    index: int
+    filename: str
+
+
+class UrlCitation(RequestModel):
+    type: Literal["url_citation"]
+    url: str
+    start_index: int
+    end_index: int
+    title: str
+
+
+class ContainerFileCitation(RequestModel):
+    type: Literal["container_file_citation"]
+    container_id: str
+    file_id: str
+    start_index: int
+    end_index: int
+    filename: str
+
+
+class FilePath(RequestModel):
+    type: Literal["file_path"]
+    file_id: str
+    index: int
+
+
+Annotation = Annotated[FileCitation | UrlCitation | ContainerFileCitation | FilePath, Field(discriminator="type")]
+
+
+class TopLogprob(RequestModel):
+    token: str
+    logprob: float
+    bytes: list[int]
+
+
+class Logprob(TopLogprob):
+    top_logprobs: list[TopLogprob]
+
+
 class OutputText(RequestModel):
+    """An earlier answer's text sent back as input: kept as text, but checked as the spec shapes it
+    (annotations and logprobs are what clients echo back from output, and the SDK types them)."""
+
     type: Literal["output_text"]
     text: str
-    annotations: list[dict[str, Any]]  # required by the spec and by the SDK's ResponseOutputTextParam
-    logprobs: list[dict[str, Any]] | None = None
+    annotations: list[Annotation]
+    logprobs: list[Logprob] | None = None
 
 
 class Refusal(RequestModel):
