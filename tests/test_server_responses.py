@@ -295,6 +295,7 @@ def test_stored_responses_survive_a_restart(tmp_path: Path) -> None:
         ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": ""}]}]}, 400, "input[0].content[0].annotations", "missing_required_parameter"),
         ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "", "annotations": [], "logprobs": [{"token": "", "logprob": 0, "bytes": []}]}]}]}, 400, "input[0].content[0].logprobs[0].top_logprobs", "missing_required_parameter"),
         ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "", "annotations": [{"type": "file_path"}]}]}]}, 400, "input[0].content[0].annotations[0].file_id", "missing_required_parameter"),
+        ({"input": [{"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "", "annotations": [{"type": "url_citation", "url": "", "start_index": 0, "end_index": 0, "title": ""}]}]}]}, 400, "input[0].content[0].annotations[0].url", None),
         ({"input": [{"role": "user", "content": [{"type": "input_image", "image_url": "https://x/y.png"}]}]}, 400, "input[0].content[0]", "unsupported_content_type"),
         ({"input": [{"role": "assistant", "content": [{"type": "input_text", "text": "x"}]}]}, 400, "input[0].content[0].type", "invalid_value"),
         ({"input": SEA, "previous_response_id": "resp_does_not_exist"}, 400, "previous_response_id", "previous_response_not_found"),

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field
+import jsonschema_rs
+from pydantic import AfterValidator, BeforeValidator, ConfigDict, Field
 
 from ..request_model import Nullable, RequestModel
 from ..schemas import INT64_MAX, PromptCacheBreakpoint, PromptCacheOptions
@@ -31,9 +32,19 @@ class FileCitation(RequestModel):
     filename: str
 
 
+def _absolute_uri(value: str) -> str:
+    """The spec's `format: uri`, checked by the same validator schemathesis judges requests with."""
+    if not _URI.is_valid(value):
+        raise ValueError("must be an absolute URI (RFC 3986)")
+    return value
+
+
+_URI = jsonschema_rs.validator_for({"type": "string", "format": "uri"}, validate_formats=True)
+
+
 class UrlCitation(RequestModel):
     type: Literal["url_citation"]
-    url: str
+    url: Annotated[str, AfterValidator(_absolute_uri)]
     start_index: int
     end_index: int
     title: str
