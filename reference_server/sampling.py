@@ -19,12 +19,18 @@ and mean what they mean on vLLM:
 - `include_stop_str_in_output` (bool): keep the matched stop string (or stop token) in the output.
 
 As on vLLM, at temperature 0 the answer is greedy and `top_k`, `min_p` and `top_p` change nothing.
+
+Test-only: `REFERENCE_SERVER_GREEDY_NOISE=<scale>` in the environment makes temperature 0 draw at that
+tiny temperature with a fresh random seed, which is argmax over the logits plus Gumbel noise of that
+scale. The server stays correct but greedy answers no longer repeat bit-exactly, as on servers with
+prefix caches or batching; the harness's own tests use it to show its verdicts do not need repeats.
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
+import os
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,6 +38,9 @@ from dataclasses import dataclass, field
 import llama_cpp
 import numpy as np
 from llama_cpp import _internals
+
+# See the module docstring: 0 (the default) is true greedy decoding.
+GREEDY_NOISE = float(os.environ.get("REFERENCE_SERVER_GREEDY_NOISE") or 0.0)
 
 # llama.cpp treats this seed value as "pick one at random", so user seeds are folded below it.
 _RANDOM_SEED = 0xFFFFFFFF
@@ -98,6 +107,10 @@ def build_sampler(
         llama_cpp.llama_sampler_chain_add(sampler.sampler, repeat)
     if grammar is not None:
         llama_cpp.llama_sampler_chain_add(sampler.sampler, grammar)
+    if params.temperature <= 0.0 and GREEDY_NOISE > 0.0:
+        sampler.add_temp(GREEDY_NOISE)
+        sampler.add_dist(random.randrange(_RANDOM_SEED))
+        return sampler
     if params.temperature <= 0.0:
         sampler.add_greedy()
         return sampler
