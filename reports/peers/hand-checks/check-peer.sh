@@ -67,15 +67,14 @@ trim() { local s="${1//$'\r'/}"; s="${s//$'\n'/ }"; if [ "${#s}" -gt "${2:-700}"
 req() {
   local method="$1" path="$2" body="${3:-}" r
   if [ -n "$body" ]; then
-    r="$(curl -s -m 180 -w '\n%{http_code}' -X "$method" -H 'Content-Type: application/json' --data-raw "$body" "$BASE$path" || true)"
+    r="$(curl -s -m 180 -w '\n%{content_type}\n%{http_code}' -X "$method" -H 'Content-Type: application/json' --data-raw "$body" "$BASE$path" || true)"
     out '```'; out "curl -s -X $method \$BASE$path -H 'Content-Type: application/json' -d '$body'"; out '```'
   else
-    r="$(curl -s -m 60 -w '\n%{http_code}' -X "$method" "$BASE$path" || true)"
+    r="$(curl -s -m 60 -w '\n%{content_type}\n%{http_code}' -X "$method" "$BASE$path" || true)"
     out '```'; out "curl -s -X $method \$BASE$path"; out '```'
   fi
-  S="${r##*$'\n'}"; B="${r%$'\n'*}"
-  [ "$B" = "$r" ] && B=""
-  out "→ HTTP $S"; out '```'; out "$(trim "$B" "${TRIM:-700}")"; out '```'
+  S="${r##*$'\n'}"; B="${r%$'\n'*}"; local ct="${B##*$'\n'}"; B="${B%$'\n'*}"
+  out "→ HTTP $S (${ct:-no content-type})"; out '```'; out "$(trim "$B" "${TRIM:-700}")"; out '```'
 }
 # quiet POST: S, B, nothing written
 q() { local r; r="$(curl -s -m 180 -w '\n%{http_code}' -H 'Content-Type: application/json' --data-raw "$2" "$BASE$1" || true)"; S="${r##*$'\n'}"; B="${r%$'\n'*}"; }
@@ -348,7 +347,7 @@ hand_checks() {  # called where run-<peer>.sh calls run_suite PEER BASE_URL VERS
   local E=/embeddings
   sec "embeddings · input" "One string: object list, data[0] {object: embedding, index 0, embedding: [floats]}, model, usage {prompt_tokens, total_tokens}."
   TRIM=300 req POST $E "{$M,\"input\":\"The quick brown fox\"}"
-  obs "data items $(j '.data|length'); data[0] keys $(j '.data[0]|keys|join(",")'); length $(j '.data[0].embedding|length'); element type $(j '.data[0].embedding[0]|type'); usage $(j '.usage|tojson'); norm² $(j '[.data[0].embedding[]|.*.]|add')"
+  obs "data items $(j '.data|length'); data[0] keys $(j '.data[0]|keys|join(",")'); length $(j '.data[0].embedding|length'); element type $(j '.data[0].embedding[0]|type'); inner lengths (when nested) $(j '[.data[0].embedding[]|select(type=="array")|length]|tojson'); usage $(j '.usage|tojson'); norm² $(j '[.data[0].embedding[]|.*.]|add')"
   DIM="$(j '.data[0].embedding|length')"
   verdict
   sec "embeddings · input.list" "Two strings: two embeddings, indexes 0 and 1."
@@ -368,10 +367,10 @@ hand_checks() {  # called where run-<peer>.sh calls run_suite PEER BASE_URL VERS
   verdict
 
   # ---------------- responses
-  sec "responses · input" "POST /responses: is the Responses API served at all? (object response, output[] with an output_text)."
+  sec "responses · input" "POST /responses without stream: is the Responses API served at all? (one JSON object response, output[] with an output_text)."
   req POST /responses "{$M,\"input\":\"Describe the sea.\",\"max_output_tokens\":16,\"temperature\":0}"
   obs "object $(j .object), status $(j .status), output types $(j '[.output[]?.type]|tojson'), text $(j '[.output[]?.content[]?|select(.type=="output_text").text]|join("")|tojson'), usage $(j '.usage|tojson')"
-  RESP_ID="$(j '.id')"
+  RESP_ID="$(printf '%s' "$B" | grep -o '"id": *"resp_[A-Za-z0-9_-]*"' | head -1 | sed 's/.*"\(resp_[^"]*\)"/\1/' || true)"
   verdict
   sec "responses · max_output_tokens" "max_output_tokens 16 (the minimum OpenAI accepts) on a long story: output_tokens ≤ 16, status incomplete with reason max_output_tokens."
   req POST /responses "{$M,\"input\":\"Write a long story about the sea.\",\"max_output_tokens\":16}"
@@ -379,7 +378,7 @@ hand_checks() {  # called where run-<peer>.sh calls run_suite PEER BASE_URL VERS
   verdict
   sec "responses · stream" "stream true: typed SSE events (response.created … response.output_text.delta … response.completed)."
   stream /responses "{$M,\"input\":\"Describe the sea.\",\"max_output_tokens\":16,\"temperature\":0,\"stream\":true}"
-  obs "event types $(grep '^event:' "$EV/stream.txt" | sed 's/^event: *//' | tr -d '\r' | uniq -c | awk '{printf "%s×%s ", $2, $1}')"
+  obs "event: lines $(grep -c '^event:' "$EV/stream.txt" || true); data types $(chunks | jq -r '.type // "?"' 2>/dev/null | uniq -c | awk '{printf "%s×%s ", $2, $1}'); ends with [DONE]: $(grep -v '^\s*$' "$EV/stream.txt" | tail -1 | tr -d '\r' | grep -qx 'data: \[DONE\]' && echo yes || echo no)"
   verdict
   sec "responses · store" "GET /responses/{id} of the response created above (store defaults to true)."
   req GET "/responses/${RESP_ID:-none}"
