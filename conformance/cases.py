@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -93,6 +93,17 @@ class Expectation(_Strict):
 
     kind: FailureKind | None = None
     why: str | None = None
+    # Does this check need the server to repeat itself? "same": it compares this answer with another
+    # generated answer and holds when they agree; "differ": it holds when they differ; "none": it does
+    # not depend on repeats (ids, token counts). Unset: "same" (or "differ" for not_* predicates) when
+    # it refers to another step or shared baseline, else "none". On a server whose greedy answers do
+    # not repeat, such checks are retried and then judged inconclusive (conformance.repeats).
+    compare: Literal["same", "differ", "none"] | None = None
+    # The matrix row this check is about when it is not the case's own (e.g. `n` inside a stream
+    # case): its failure lands on that row, and the case's own row is judged without it.
+    row: str | None = None
+    # A field the spec makes optional: its absence is noted in the report, never a failure.
+    optional: bool = False
 
     @model_validator(mode="after")
     def _shape(self) -> Expectation:
@@ -466,3 +477,18 @@ def list_cases(
 ) -> list[Case]:
     return select(load_cases(cases_dir), only, exclude)
 
+
+
+_DIFFER_PREDICATES = {"not_equals", "not_matches", "not_contains"}
+
+
+def compare_mode(exp: Expectation, own: str) -> str:
+    """How a check depends on the server repeating itself: "same", "differ" or "none" (see Expectation)."""
+    if exp.compare is not None:
+        return exp.compare
+    names: set[str] = set()
+    for source in expressions.expressions_in(exp.model_dump(by_alias=True, exclude_unset=True)):
+        names |= expressions.free_names(expressions.parse(source))
+    if not names - {"model", own}:
+        return "none"
+    return "differ" if _DIFFER_PREDICATES & set(exp.predicates) else "same"
