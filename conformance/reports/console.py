@@ -22,7 +22,6 @@ _VERDICT_STYLE = {
     Verdict.UNSUPPORTED: "red",
     Verdict.ERROR: "bold red",
     Verdict.SKIPPED: "dim",
-    Verdict.INCONCLUSIVE: "magenta",
 }
 
 
