@@ -98,6 +98,30 @@ def _unique(items: Any) -> list[Any]:
     return list(seen.values())
 
 
+def _nth(items: Any, index: int) -> list[Any]:
+    """Element `index` of every list in `items` (None where a list is too short): the first alternative per token."""
+    return [item[index] if isinstance(item, list) and -len(item) <= index < len(item) else None for item in items]
+
+
+def _agree(first: Any, second: Any) -> float:
+    """The share of positions where two lists hold equal items (over the longer list; 1.0 when both are empty)."""
+    a, b = list(first), list(second)
+    longest = max(len(a), len(b))
+    return 1.0 if longest == 0 else sum(1 for x, y in zip(a, b, strict=False) if x == y) / longest
+
+
+def _common_prefix(texts: Any) -> str:
+    """The longest string every one of `texts` starts with: how far near-greedy answers agree."""
+    items = [str(t) for t in texts]
+    if not items:
+        return ""
+    shortest, longest = min(items), max(items)
+    n = 0
+    while n < len(shortest) and shortest[n] == longest[n]:
+        n += 1
+    return shortest[:n]
+
+
 def _max_word_repeats(text: str) -> int:
     """How often the most frequent word occurs: penalties can only change output that repeats itself."""
     words = re.findall(r"\w+", str(text).lower())
@@ -151,6 +175,9 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "group_by": _group_by,
     "bias": _bias,
     "unique": _unique,
+    "nth": _nth,
+    "agree": _agree,
+    "common_prefix": _common_prefix,
     "max_word_repeats": _max_word_repeats,
     "json": _parse_json,
     **vectors.FUNCTIONS,  # norm, norms, cosine, b64floats: embeddings

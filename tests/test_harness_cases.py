@@ -127,6 +127,20 @@ def test_expressions_are_typed_and_safe() -> None:
         expressions.render("${range(10000000)}", names)
 
 
+def test_expression_helpers_for_non_repeatable_servers() -> None:
+    """nth, agree and common_prefix: the helpers the cases use to judge several answers at once."""
+    names = {"c": [{"top": [{"t": "a"}, {"t": "b"}]}, {"top": [{"t": "x"}]}, {"top": []}], "chosen": ["a", "y", "z"]}
+    assert expressions.render("${pluck(nth(pluck(c, 'top'), 0), 't')}", names) == ["a", "x", None]
+    assert expressions.render("${nth([[1, 2], [3]], 1)}", {}) == [2, None]
+    assert expressions.render("${agree(pluck(nth(pluck(c, 'top'), 0), 't'), chosen)}", names) == 1 / 3
+    assert expressions.render("${agree([1, 2], [1, 2, 3])}", {}) == 2 / 3
+    assert expressions.render("${agree([], [])}", {}) == 1.0
+    assert expressions.render("${common_prefix(['The sea is', 'The sea was', 'The seal'])}", {}) == "The sea"
+    assert expressions.render("${common_prefix(['abc', 'xyz'])}", {}) == ""
+    assert expressions.render("${common_prefix([])}", {}) == ""
+    assert expressions.render("${common_prefix(['same', 'same'])}", {}) == "same"
+
+
 def test_sse_parsing_and_framing() -> None:
     good = 'data: {"id":"a","choices":[{"index":0,"delta":{"role":"assistant"},"finish_reason":null}]}\n\n'
     good += 'data: {"id":"a","choices":[{"index":0,"delta":{"content":"x"},"finish_reason":"stop"}]}\n\ndata: [DONE]\n\n'
