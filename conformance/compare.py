@@ -6,11 +6,11 @@ cell, and the question is whether its state moved down the ladder below.
 
 State ladder, best first (a move down is a regression, a move up an improvement):
 
-    supported > rejected > untested > accepted but ignored > schema-invalid > broken
+    supported > rejected > untested = inconclusive > accepted but ignored > schema-invalid > broken
 
 Why this order: a 4xx refusal is honest and documented by the error itself; "untested" means every
 case was skipped, which is no evidence either way; silently ignoring a parameter misleads clients;
-a malformed body breaks SDKs; a 5xx or timeout breaks the call.
+"inconclusive" is no evidence either way too (answers that do not repeat); a malformed body breaks SDKs; a 5xx or timeout breaks the call.
 
 Rows only in the old run are "removed" (a narrower --only, or a deleted case) and rows only in the
 new run are "added" (a new case): neither is a regression, because there is nothing to compare.
@@ -35,6 +35,7 @@ STATE_LADDER: list[CellState] = [
     CellState.BROKEN,
 ]
 _RANK = {state: len(STATE_LADDER) - i for i, state in enumerate(STATE_LADDER)}
+_RANK[CellState.INCONCLUSIVE] = _RANK[CellState.UNTESTED]
 
 # Where a run records the comparison with its baseline, so every report rendered from results.json
 # (now or later, merged or not) can list regressions first without the baseline file at hand.

@@ -32,6 +32,7 @@ from .sampling import (
     grammar_sampler,
     last_logits,
     logits_at,
+    perturb_logits,
     token_logprob,
 )
 from .text_stream import TextStream
@@ -373,6 +374,7 @@ class Engine:
         while True:
             if job.cancelled:
                 return None
+            perturb_logits(ctx.ctx, self.n_vocab)
             token = sampler.sample(ctx, -1)
             if llama_cpp.llama_vocab_is_eog(self._vocab, token):
                 finish = "stop"

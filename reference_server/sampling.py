@@ -20,10 +20,12 @@ and mean what they mean on vLLM:
 
 As on vLLM, at temperature 0 the answer is greedy and `top_k`, `min_p` and `top_p` change nothing.
 
-Test-only: `REFERENCE_SERVER_GREEDY_NOISE=<scale>` in the environment makes temperature 0 draw at that
-tiny temperature with a fresh random seed, which is argmax over the logits plus Gumbel noise of that
-scale. The server stays correct but greedy answers no longer repeat bit-exactly, as on servers with
-prefix caches or batching; the harness's own tests use it to show its verdicts do not need repeats.
+Test-only: `REFERENCE_SERVER_GREEDY_NOISE=<scale>` in the environment adds Gaussian noise of that
+scale to the logits before every token is chosen (`perturb_logits`), the way a different
+floating-point order perturbs them on servers with prefix caches or batching. The server stays
+correct and self-consistent (the chosen greedy token is the most likely one in its logprobs), but
+greedy answers no longer repeat bit-exactly; the harness's tests use it to show its verdicts do not
+need repeats.
 """
 
 from __future__ import annotations
@@ -107,10 +109,6 @@ def build_sampler(
         llama_cpp.llama_sampler_chain_add(sampler.sampler, repeat)
     if grammar is not None:
         llama_cpp.llama_sampler_chain_add(sampler.sampler, grammar)
-    if params.temperature <= 0.0 and GREEDY_NOISE > 0.0:
-        sampler.add_temp(GREEDY_NOISE)
-        sampler.add_dist(random.randrange(_RANDOM_SEED))
-        return sampler
     if params.temperature <= 0.0:
         sampler.add_greedy()
         return sampler
@@ -146,6 +144,16 @@ class TokenLogprob:
     token: int
     logprob: float
     top: list[tuple[int, float]]
+
+
+def perturb_logits(ctx: llama_cpp.llama_context_p, n_vocab: int, i: int = -1) -> None:
+    """Test-only GREEDY_NOISE (module docstring): in place, so sampling and logprobs both see it."""
+    if GREEDY_NOISE > 0.0:
+        logits = logits_at(ctx, i, n_vocab)
+        logits += _NOISE.normal(0.0, GREEDY_NOISE, n_vocab).astype(np.float32)
+
+
+_NOISE = np.random.default_rng()
 
 
 def last_logits(ctx: llama_cpp.llama_context_p, n_vocab: int) -> np.ndarray:

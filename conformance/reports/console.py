@@ -22,6 +22,7 @@ _VERDICT_STYLE = {
     Verdict.UNSUPPORTED: "red",
     Verdict.ERROR: "bold red",
     Verdict.SKIPPED: "dim",
+    Verdict.INCONCLUSIVE: "magenta",
 }
 
 

@@ -56,6 +56,8 @@ def _testcase(parent: ET.Element, case: CaseResult, classprefix: str) -> None:
         ET.SubElement(el, "error", message=message, type="error").text = _x(_details(case))
     elif case.verdict is Verdict.SKIPPED:
         ET.SubElement(el, "skipped", message=message)
+    elif case.verdict is Verdict.INCONCLUSIVE:  # no evidence either way: neither passed nor failed
+        ET.SubElement(el, "skipped", message=f"inconclusive: {message}", type="inconclusive")
 
 
 def _tally(cases: Sequence[CaseResult]) -> dict[str, str]:
@@ -63,7 +65,7 @@ def _tally(cases: Sequence[CaseResult]) -> dict[str, str]:
         "tests": str(len(cases)),
         "failures": str(sum(c.verdict in (Verdict.FAIL, Verdict.UNSUPPORTED) for c in cases)),
         "errors": str(sum(c.verdict is Verdict.ERROR for c in cases)),
-        "skipped": str(sum(c.verdict is Verdict.SKIPPED for c in cases)),
+        "skipped": str(sum(c.verdict in (Verdict.SKIPPED, Verdict.INCONCLUSIVE) for c in cases)),
         "time": f"{sum(c.duration_s for c in cases):.3f}",
     }
 

@@ -20,6 +20,7 @@ STATE_SYMBOL: dict[CellState, str] = {
     CellState.REJECTED: "❌",
     CellState.BROKEN: "💥",
     CellState.SCHEMA_INVALID: "🧩",
+    CellState.INCONCLUSIVE: "❔",
     CellState.UNTESTED: "–",
 }
 
@@ -28,7 +29,8 @@ STATE_MEANING: dict[CellState, str] = {
     CellState.IGNORED: "answered 200, but the parameter had no (or the wrong) effect",
     CellState.REJECTED: "the server refused it with a 4xx",
     CellState.BROKEN: "5xx, timeout, dropped connection or unparsable body",
-    CellState.SCHEMA_INVALID: "the response or a streamed chunk does not match OpenAI's schema",
+    CellState.SCHEMA_INVALID: "the response or a streamed chunk does not match OpenAI's schema (format 1 files)",
+    CellState.INCONCLUSIVE: "the evidence needs answers that repeat, and this server's greedy answers do not",
     CellState.UNTESTED: "every case was skipped: no evidence either way",
 }
 
@@ -38,6 +40,7 @@ VERDICT_SYMBOL: dict[Verdict, str] = {
     Verdict.UNSUPPORTED: "❌",
     Verdict.ERROR: "💥",
     Verdict.SKIPPED: "–",
+    Verdict.INCONCLUSIVE: "❔",
 }
 
 CORE = "core"
