@@ -18,11 +18,12 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
+from conformance import probes as endpoint_probes
 from conformance import sdks as sdk_choice
 from conformance.cases import Case, load_cases, select
 from conformance.errors import UsageError
 from conformance.matrix import derive_cells
-from conformance.results import CaseResult, RunInfo, RunResults
+from conformance.results import CaseResult, Repeatability, RunInfo, RunResults
 from conformance.runner import Runner, Target
 
 __all__ = ["Case", "ProgressListener", "RunConfig", "UsageError", "list_cases", "resolve_model", "run_suite"]
@@ -76,7 +77,7 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
     if listener is not None:
         listener.started(len(cases) + len(replayed) * (len(sdks) - 1))
     on_result = listener.case_finished if listener is not None else None
-    results, sdk_cases, versions = _run_coroutine(_run(target, sdks, cases, replayed, on_result))
+    results, sdk_cases, versions, measured = _run_coroutine(_run(target, sdks, cases, replayed, on_result))
     return RunResults(
         run=RunInfo(
             provider=config.provider,
@@ -99,25 +100,31 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
         cases=results,
         cells=derive_cells(results),
         sdk_cases=sdk_cases,
+        repeatability=list(measured.values()),
     )
 
 
 async def _run(
     target: Target, sdks: list[str], cases: list[Case], replayed: list[Case], on_result: Any
-) -> tuple[list[CaseResult], list[CaseResult], dict[str, str]]:
-    """The first SDK runs every case; the others, one after the other, the cases with an SDK call."""
+) -> tuple[list[CaseResult], list[CaseResult], dict[str, str], dict[str, Repeatability]]:
+    """Probe the endpoints alone, then the first SDK runs every case; the others, one after the
+    other, the cases with an SDK call."""
     results: list[CaseResult] = []
     sdk_cases: list[CaseResult] = []
     versions: dict[str, str] = {}
+    async with httpx.AsyncClient() as client:
+        measured = await endpoint_probes.measure(
+            client, target.base_url, target.api_key, target.model, {c.endpoint for c in cases}, target.timeout
+        )
     for index, sdk in enumerate(sdks):
-        async with Runner(target, sdk) as runner:
+        async with Runner(target, sdk, measured) as runner:
             mine = await runner.run_all(cases if index == 0 else replayed, on_result)
             versions[sdk] = runner.sdk_version()
         if index == 0:
             results = mine
         else:
             sdk_cases += mine
-    return results, sdk_cases, versions
+    return results, sdk_cases, versions, measured
 
 
 def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:

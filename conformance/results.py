@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from conformance.fuzz.results import FuzzResults
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # version 1 files (one axis) still load: their new fields take defaults
 
 
 class Verdict(StrEnum):
@@ -25,6 +26,9 @@ class Verdict(StrEnum):
     UNSUPPORTED = "unsupported"  # the server refused the parameter with a 4xx
     ERROR = "error"  # 5xx, timeout, connection failure, unparsable body
     SKIPPED = "skipped"  # not run; `reason` says why (e.g. its baseline failed)
+    # The case's checks compare answers, and this server's greedy answers do not repeat: neither a
+    # pass nor a fail would be evidence. `reason` says which check and what the repeats were.
+    INCONCLUSIVE = "inconclusive"
 
 
 class FailureKind(StrEnum):
@@ -56,6 +60,24 @@ class CheckOutcome(BaseModel):
     passed: bool
     detail: str = ""  # what was actually seen when it failed
     kind: FailureKind = FailureKind.BEHAVIOUR
+    row: str | None = None  # the matrix row it is about, when not its case's own (Expectation.row)
+
+
+class WireState(StrEnum):
+    """The second axis: is what came back on the wire what the spec (and the SDK) expect?"""
+
+    STRICT = "strict"  # every answer validated against the OpenAPI schema and the SDK's types
+    SPEC_VIOLATED = "spec-violated"  # the SDK accepts it, but the spec is violated (see violations)
+    BREAKS_SDK = "breaks-sdk"  # the official SDK throws on it
+    UNKNOWN = "unknown"  # no 2xx answer to judge (refused, broken, not run)
+
+
+class Attributed(BaseModel):
+    """A check of this case that failed on another row than the case's own (Expectation.row)."""
+
+    row: str
+    expectation: str
+    detail: str = ""
 
 
 class CaseResult(BaseModel):
@@ -71,6 +93,14 @@ class CaseResult(BaseModel):
     evidence: list[Exchange] = Field(default_factory=list)
     duration_s: float = 0.0
     sdk: str = "python"  # the official SDK that made the case's SDK calls ("python" or "node")
+    wire: WireState = WireState.UNKNOWN
+    violations: list[str] = Field(default_factory=list)  # schema/SDK checks that failed: the wire axis
+    notes: list[str] = Field(default_factory=list)  # optional fields omitted, retries, repeats seen
+    attempts: int = 1  # >1: re-run because a check comparing answers failed (conformance.repeats)
+    # Set when the case failed while other requests were in flight and passed when re-run alone: the
+    # verdict is the one alone; this is what went wrong under concurrent requests.
+    under_concurrency: str = ""
+    attributed: list[Attributed] = Field(default_factory=list)
 
 
 class CellState(StrEnum):
@@ -78,7 +108,8 @@ class CellState(StrEnum):
     IGNORED = "accepted but ignored"
     REJECTED = "rejected"
     BROKEN = "broken"
-    SCHEMA_INVALID = "schema-invalid"
+    SCHEMA_INVALID = "schema-invalid"  # version 1 files only: the wire axis now says this
+    INCONCLUSIVE = "inconclusive"  # the evidence needs repeatable answers and this server has none
     UNTESTED = "untested"  # every case skipped: no evidence either way
 
 
@@ -89,6 +120,10 @@ class Cell(BaseModel):
     state: CellState
     case_ids: list[str]
     summary: str = ""  # the reason of the case that decided the state
+    wire: WireState = WireState.UNKNOWN  # the worst wire state over its cases
+    violations: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+    under_concurrency: list[str] = Field(default_factory=list)  # "case id: what failed" (see CaseResult)
 
 
 class RunInfo(BaseModel):
@@ -101,6 +136,19 @@ class RunInfo(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)  # concurrency, timeout, only, exclude...
 
 
+class Repeatability(BaseModel):
+    """Identical greedy requests sent at the start of the run (conformance.probes): does it repeat?"""
+
+    endpoint: str
+    served: bool = True  # False: the endpoint itself answered 404/405
+    status: int | None = None
+    calls: int = 0
+    distinct: int = 0  # distinct answers among `calls`
+    detail: str = ""  # why it was not measured, or the route that is not served
+    # Set during the run too: a check comparing answers failed and then passed on a retry.
+    repeats: bool | None = None
+
+
 class RunResults(BaseModel):
     format_version: int = FORMAT_VERSION
     run: RunInfo
@@ -110,6 +158,7 @@ class RunResults(BaseModel):
     # (same case ids; `cases` and the matrix come from the first SDK). See conformance.sdks.
     sdk_cases: list[CaseResult] = Field(default_factory=list)
     fuzz: FuzzResults | None = None  # the robustness section, when the run also fuzzed (run --fuzz N)
+    repeatability: list[Repeatability] = Field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         out = {v.value: 0 for v in Verdict}
@@ -134,9 +183,10 @@ def load(path: Path) -> RunResults:
         raise ResultsFileError(f"{path}: no such file") from exc
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ResultsFileError(f"{path}: not a readable JSON file ({exc})") from exc
-    if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
+    if not isinstance(data, dict) or data.get("format_version") not in READABLE_VERSIONS:
         found = data.get("format_version") if isinstance(data, dict) else None
-        raise ResultsFileError(f"{path}: results format {found!r}, expected {FORMAT_VERSION}")
+        expected = " or ".join(str(v) for v in READABLE_VERSIONS)
+        raise ResultsFileError(f"{path}: results format {found!r}, expected {expected}")
     try:
         return RunResults.model_validate(data)
     except ValidationError as exc:

@@ -27,11 +27,22 @@ import httpx2
 import openai
 
 from conformance import calls, checks, expressions, node_sdk
-from conformance.cases import Case, SharedStep, Step, is_baseline, step_name
-from conformance.results import CaseResult, CheckOutcome, Exchange, FailureKind, Verdict
+from conformance.cases import Case, SharedStep, Step, compare_mode, is_baseline, step_name
+from conformance.results import (
+    Attributed,
+    CaseResult,
+    CheckOutcome,
+    Exchange,
+    FailureKind,
+    Repeatability,
+    Verdict,
+    WireState,
+)
 
 _SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "openai-api-key", "proxy-authorization"}
-_KIND_ORDER = [FailureKind.SCHEMA, FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
+_KIND_ORDER = [FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
+ATTEMPTS = 3  # a case whose failing check compares two answers is run up to this many times
+_CONNECTION_FAILED = "connection failed"  # calls.py's prefix for a transport failure that is not a timeout
 # The check every 2xx answer to an SDK call gets: the SDK that made the call parsed it without throwing.
 _SDK_ACCEPTS = {
     "sdk": "the openai SDK ({method}, strict validation) accepts the answer",
@@ -52,10 +63,59 @@ class Target:
 class StepResult:
     outcome: calls.CallOutcome | None
     view: dict[str, Any] | None = None
-    verdict: Verdict | None = None  # None: every expectation held
+    verdict: Verdict | None = None  # None: every expectation that decides the behaviour held
     kind: FailureKind | None = None
     problem: str = ""
     checks: list[CheckOutcome] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)  # the wire axis: schema/SDK checks that failed
+    sdk_broken: bool = False
+    judged: bool = False  # an answer got as far as its checks
+    notes: list[str] = field(default_factory=list)
+    attributed: list[Attributed] = field(default_factory=list)
+    same_failed: bool = False  # the deciding failure compares this answer with another one
+    differ_passed: list[str] = field(default_factory=list)  # passed checks that only need answers to differ
+    retried: list[calls.CallOutcome] = field(default_factory=list)  # attempts lost to a connection failure
+
+
+@dataclass
+class _Case:
+    """What one attempt at a case gathered across its steps (and the shared baselines it used)."""
+
+    checks: list[CheckOutcome] = field(default_factory=list)
+    evidence: list[Exchange] = field(default_factory=list)
+    violations: list[str] = field(default_factory=list)
+    sdk_broken: bool = False
+    judged: bool = False
+    notes: list[str] = field(default_factory=list)
+    attributed: list[Attributed] = field(default_factory=list)
+    same_failed: bool = False
+    differ_passed: list[str] = field(default_factory=list)
+
+    def add(self, step: StepResult, label: str = "") -> None:
+        for lost in step.retried:
+            exchange = lost.exchange()
+            exchange.label = f"{label or lost.label} (connection failed; retried on a fresh connection)"
+            self.evidence.append(exchange)
+        if step.outcome is not None:
+            exchange = step.outcome.exchange()
+            if label:
+                exchange.label = label
+            self.evidence.append(exchange)
+        self.checks.extend(step.checks)
+        self.violations += [v for v in step.violations if v not in self.violations]
+        self.sdk_broken |= step.sdk_broken
+        self.judged |= step.judged
+        self.notes += [n for n in step.notes if n not in self.notes]
+        self.attributed += step.attributed
+        self.same_failed = step.same_failed if step.verdict is not None else self.same_failed
+        self.differ_passed += step.differ_passed
+
+    def wire(self) -> WireState:
+        if self.sdk_broken:
+            return WireState.BREAKS_SDK
+        if self.violations:
+            return WireState.SPEC_VIOLATED
+        return WireState.STRICT if self.judged else WireState.UNKNOWN
 
 
 class _NotReady(Exception):
@@ -67,15 +127,20 @@ class Runner:
 
     `sdk` names the official SDK that makes the cases' SDK calls: "python" (the openai package, in
     process) or "node" (the openai npm package, in a Node.js worker started on first use).
+    `probes` is what conformance.probes measured before the run: endpoints not served, and whether
+    greedy answers repeat (the runner adds what its retries show).
     """
 
-    def __init__(self, target: Target, sdk: str = "python") -> None:
+    def __init__(self, target: Target, sdk: str = "python", probes: dict[str, Repeatability] | None = None) -> None:
         self.target = target
         self.sdk = sdk
+        self.probes: dict[str, Repeatability] = probes if probes is not None else {}
         self._node = node_sdk.NodeWorker() if sdk == "node" else None
         self._pool: httpx2.AsyncHTTPTransport | None = None
         self._http: httpx.AsyncClient | None = None
         self._shared: dict[str, asyncio.Task[StepResult]] = {}
+        self._stale: list[asyncio.Task[StepResult]] = []  # shared baselines of the concurrent phase
+        self._pending: dict[str, tuple[bool, list[str]]] = {}  # case id -> (same_failed, differ_passed)
 
     def sdk_version(self) -> str:
         """The version of the SDK package that made this run's SDK calls ("" if none was made)."""
@@ -90,9 +155,10 @@ class Runner:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in self._shared.values():
+        tasks = [*self._shared.values(), *self._stale]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._shared.values(), return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         if self._http is not None:
             await self._http.aclose()
         if self._pool is not None:
@@ -103,85 +169,171 @@ class Runner:
     async def run_all(
         self, cases: Sequence[Case], on_result: Callable[[CaseResult], None] | None = None
     ) -> list[CaseResult]:
+        """Run every case; at concurrency > 1, every case that did not pass is run again alone.
+
+        The verdict is the one alone, so `--concurrency 4` and `--concurrency 1` give the same
+        behaviour; what went wrong among concurrent requests is kept as `under_concurrency`.
+        """
+        concurrent = self.target.concurrency > 1
         semaphore = asyncio.Semaphore(max(1, self.target.concurrency))
 
         async def one(case: Case) -> CaseResult:
             async with semaphore:
                 result = await self.run_case(case)
-            if on_result is not None:
+            if on_result is not None and (not concurrent or result.verdict is Verdict.PASS):
                 on_result(result)
             return result
 
-        return list(await asyncio.gather(*(one(c) for c in cases)))
+        results = list(await asyncio.gather(*(one(c) for c in cases)))
+        if concurrent:
+            self._stale += self._shared.values()
+            self._shared = {}  # baselines computed among concurrent requests are not reused alone
+            for index, case in enumerate(cases):
+                first = results[index]
+                if first.verdict is Verdict.PASS:
+                    continue
+                if not self._endpoint_served(case):
+                    alone = first
+                else:
+                    alone = await self.run_case(case)
+                    if alone.verdict is Verdict.PASS:
+                        alone.under_concurrency = f"{first.verdict.value}: {first.reason}"
+                results[index] = alone
+                if on_result is not None:
+                    on_result(alone)
+        return [self._settle(result) for result in results]
+
+    def repeats(self, endpoint: str) -> bool | None:
+        probe = self.probes.get(endpoint)
+        return probe.repeats if probe is not None else None
+
+    def _settle(self, result: CaseResult) -> CaseResult:
+        """Judge checks that compare answers with everything the run learnt about repeats."""
+        same_failed, differ_passed = self._pending.get(result.case_id, (False, []))
+        if self.repeats(result.endpoint) is not False:
+            return result
+        probe = self.probes[result.endpoint]
+        seen = f"{probe.distinct} distinct answers to {probe.calls} identical greedy requests" if probe.calls else (
+            "a check comparing two answers failed and then passed on a retry"
+        )
+        if result.verdict is Verdict.FAIL and same_failed:
+            result.verdict, result.failure_kind = Verdict.INCONCLUSIVE, None
+            result.reason = (
+                f"{result.reason} -- but this check compares two answers, and this server does not repeat "
+                f"its greedy answers ({seen}), so it is no evidence either way"
+            )
+        elif result.verdict is Verdict.PASS and differ_passed:
+            result.verdict = Verdict.INCONCLUSIVE
+            result.reason = (
+                f"passes only because two answers differ ({differ_passed[0]}), and this server's "
+                f"greedy answers differ anyway ({seen})"
+            )
+        return result
+
+    def _endpoint_served(self, case: Case) -> bool:
+        probe = self.probes.get(case.endpoint)
+        return probe is None or probe.served
 
     async def run_case(self, case: Case) -> CaseResult:
-        """Run one case under its deadline; never raises."""
-        log: list[calls.CallOutcome] = []
+        """Run one case under its deadline, again (up to ATTEMPTS) while a check comparing answers fails."""
+        probe = self.probes.get(case.endpoint)
+        if probe is not None and not probe.served:
+            result = _result(case, Verdict.UNSUPPORTED, f"endpoint not served: {probe.detail}", _Case())
+            result.sdk = self.sdk
+            return result
         started = time.monotonic()
-        try:
-            result = await asyncio.wait_for(self._run_case(case, log), self.target.timeout)
-        except TimeoutError:
-            result = _result(
-                case,
-                Verdict.ERROR,
-                f"no complete answer within {self.target.timeout:g}s (hung connection or endless stream)",
-                evidence=[o.exchange() for o in log],
-            )
-        except Exception as exc:  # a harness bug must not take the run down; say whose fault it is
-            result = _result(
-                case,
-                Verdict.ERROR,
-                f"internal error in the harness: {type(exc).__name__}: {exc}",
-                evidence=[o.exchange() for o in log],
-            )
+        result, gathered = await self._attempt(case, self._shared)
+        first_reason = result.reason
+        attempts = 1
+        while result.verdict is Verdict.FAIL and gathered.same_failed and attempts < ATTEMPTS:
+            attempts += 1
+            result, gathered = await self._attempt(case, {})  # its own, fresh shared baselines
+        result.attempts = attempts
+        if attempts > 1:
+            if result.verdict is Verdict.PASS:
+                result.notes.append(
+                    f"passed on attempt {attempts} of {ATTEMPTS}: before, a check comparing two answers "
+                    f"failed ({first_reason}); this server's answers do not repeat"
+                )
+                self._saw_no_repeat(case.endpoint)
+            else:
+                result.notes.append(f"failed {attempts} times: a check comparing two answers never held")
+        self._pending[case.id] = (
+            result.verdict is Verdict.FAIL and gathered.same_failed,
+            gathered.differ_passed if result.verdict is Verdict.PASS else [],
+        )
         result.duration_s = round(time.monotonic() - started, 3)
         result.sdk = self.sdk
         return redact(result, [self.target.api_key])
 
-    async def _run_case(self, case: Case, log: list[calls.CallOutcome]) -> CaseResult:
+    def _saw_no_repeat(self, endpoint: str) -> None:
+        probe = self.probes.setdefault(endpoint, Repeatability(endpoint=endpoint, detail="no probe"))
+        probe.repeats = False
+
+    async def _attempt(
+        self, case: Case, shared: dict[str, asyncio.Task[StepResult]]
+    ) -> tuple[CaseResult, _Case]:
+        log: list[calls.CallOutcome] = []
+        gathered = _Case()
+        try:
+            result = await asyncio.wait_for(self._run_case(case, log, shared, gathered), self.target.timeout)
+        except TimeoutError:
+            gathered.evidence = [o.exchange() for o in log]  # with the partial answer that timed out
+            gathered.same_failed = False
+            reason = f"no complete answer within {self.target.timeout:g}s (hung connection or endless stream)"
+            result = _result(case, Verdict.ERROR, reason, gathered)
+        except Exception as exc:  # a harness bug must not take the run down; say whose fault it is
+            gathered = _Case(evidence=[o.exchange() for o in log])
+            result = _result(case, Verdict.ERROR, f"internal error in the harness: {type(exc).__name__}: {exc}", gathered)
+        return result, gathered
+
+    async def _run_case(
+        self,
+        case: Case,
+        log: list[calls.CallOutcome],
+        memo: dict[str, asyncio.Task[StepResult]],
+        got: _Case,
+    ) -> CaseResult:
         names: dict[str, Any] = {"model": self.target.model}
-        evidence: list[Exchange] = []
-        all_checks: list[CheckOutcome] = []
         for shared in case.shared:
-            outcome = await asyncio.shield(self._shared_result(case, shared))
-            if outcome.outcome is not None:
-                exchange = outcome.outcome.exchange()
-                exchange.label = f"shared:{shared.name}"
-                evidence.append(exchange)
+            outcome = await asyncio.shield(self._shared_result(case, shared, memo))
+            got.add(outcome, label=f"shared:{shared.name}")
             if outcome.verdict is not None:
                 reason = f"shared baseline '{shared.name}' did not hold: {outcome.problem}"
-                return _result(case, Verdict.SKIPPED, reason, all_checks + outcome.checks, evidence)
+                return _result(case, Verdict.SKIPPED, reason, got)
             names[shared.name] = outcome.view
         for exp in case.require:
             check = checks.judge(exp, {}, names, None)
-            all_checks.append(check)
+            got.checks.append(check)
             if not check.passed:
                 reason = f"precondition not met: {check.expectation}: {check.detail}"
-                return _result(case, Verdict.SKIPPED, reason, all_checks, evidence)
+                return _result(case, Verdict.SKIPPED, reason, got)
         total = len(case.steps)
         for index, step in enumerate(case.steps):
             name = step_name(step, index, total)
             baseline = is_baseline(step, index, total)
             try:
-                outcome = await self._step(case.endpoint, step, name, names, log)
+                outcome = await self._step(case.endpoint, step, name, names, log, case.parameter)
             except _NotReady as exc:
-                return _result(case, Verdict.SKIPPED, f"cannot build step '{name}': {exc}", all_checks, evidence)
-            if outcome.outcome is not None:
-                evidence.append(outcome.outcome.exchange())
-            all_checks.extend(outcome.checks)
+                return _result(case, Verdict.SKIPPED, f"cannot build step '{name}': {exc}", got)
+            got.add(outcome)
             if outcome.verdict is not None:
                 if baseline:
                     reason = f"baseline '{name}' did not hold: {outcome.problem}"
-                    return _result(case, Verdict.SKIPPED, reason, all_checks, evidence)
-                return _result(case, outcome.verdict, outcome.problem, all_checks, evidence, outcome.kind)
+                    return _result(case, Verdict.SKIPPED, reason, got)
+                return _result(case, outcome.verdict, outcome.problem, got, outcome.kind)
             names[name] = outcome.view
-        return _result(case, Verdict.PASS, "", all_checks, evidence)
+        return _result(case, Verdict.PASS, "", got)
 
-    def _shared_result(self, case: Case, shared: SharedStep) -> asyncio.Task[StepResult]:
-        task = self._shared.get(shared.key)
+    def _shared_result(
+        self, case: Case, shared: SharedStep, memo: dict[str, asyncio.Task[StepResult]]
+    ) -> asyncio.Task[StepResult]:
+        task = memo.get(shared.key)
         if task is None:
             task = asyncio.ensure_future(self._shared_step(case.endpoint, shared))
-            self._shared[shared.key] = task
+            memo[shared.key] = task
+            if memo is not self._shared:
+                self._stale.append(task)
         return task
 
     async def _shared_step(self, endpoint: str, shared: SharedStep) -> StepResult:
@@ -201,8 +353,34 @@ class Runner:
             return StepResult(outcome=None, verdict=Verdict.ERROR, problem=str(exc))
 
     async def _step(
-        self, endpoint: str, step: Step, name: str, names: dict[str, Any], log: list[calls.CallOutcome]
+        self,
+        endpoint: str,
+        step: Step,
+        name: str,
+        names: dict[str, Any],
+        log: list[calls.CallOutcome],
+        parameter: str = "",
     ) -> StepResult:
+        """One call and its judgement; a connection failure (not a timeout) is retried once."""
+        lost: list[calls.CallOutcome] = []
+        while True:
+            outcome = await self._call(step, name, names, log)
+            error = outcome.transport_error or ""
+            if not error.startswith(_CONNECTION_FAILED) or lost:
+                break
+            lost.append(outcome)
+        result = _judge_step(endpoint, step, name, outcome, names, parameter)
+        if lost:
+            result.retried = lost
+            result.notes.append(
+                f"{name}: {lost[0].transport_error}; retried once on a fresh connection"
+                + ("" if result.verdict is None else " (and it failed again)")
+            )
+        return result
+
+    async def _call(
+        self, step: Step, name: str, names: dict[str, Any], log: list[calls.CallOutcome]
+    ) -> calls.CallOutcome:
         assert self._pool is not None and self._http is not None, "use Runner as an async context manager"
         target = self.target
         via = (node_sdk.VIA if self._node is not None else "sdk") if step.sdk else "httpx"
@@ -226,7 +404,7 @@ class Runner:
                 await calls.http_call(outcome, self._http, target.base_url, target.api_key, call, target.timeout)
         except (expressions.ExpressionError, node_sdk.NodeMethodMissing) as exc:
             raise _NotReady(str(exc)) from exc
-        return _judge_step(endpoint, step, name, outcome, names)
+        return outcome
 
 
 def _accepts_model(dotted: str) -> bool:
@@ -240,8 +418,14 @@ def _wanted_statuses(exp: Any) -> list[Any]:
 
 
 def _judge_step(
-    endpoint: str, step: Step, name: str, outcome: calls.CallOutcome, names: dict[str, Any]
+    endpoint: str, step: Step, name: str, outcome: calls.CallOutcome, names: dict[str, Any], parameter: str = ""
 ) -> StepResult:
+    """The step's behaviour verdict, with the wire axis (schema, SDK) kept apart from it.
+
+    Schema and SDK checks never decide the behaviour: a missing `message.refusal` is a spec violation
+    to list, not a reason to call `n` broken. Optional fields only add notes; a check about another
+    row (Expectation.row) lands on that row.
+    """
     status = outcome.status
     if outcome.transport_error is not None:
         return StepResult(outcome, verdict=Verdict.ERROR, problem=outcome.transport_error)
@@ -262,7 +446,7 @@ def _judge_step(
             f"was expected: {_excerpt(outcome)}",
         )
     if outcome.sdk_error and "could not decode" in outcome.sdk_error:  # the SDK's own words first
-        return StepResult(outcome, verdict=Verdict.ERROR, problem=outcome.sdk_error)
+        return StepResult(outcome, verdict=Verdict.ERROR, problem=outcome.sdk_error, sdk_broken=True, judged=True)
     if 200 <= status < 300 and not outcome.is_stream and not outcome.body_json()[0]:
         return StepResult(
             outcome,
@@ -270,33 +454,51 @@ def _judge_step(
             problem=f"HTTP {status} with a body that is not JSON ({outcome.json_error}): {_excerpt(outcome)}",
         )
     view = outcome.view(endpoint)
-    step_checks: list[CheckOutcome] = []
+    result = StepResult(outcome, view=view, judged=True)
     if step.sdk is not None and 200 <= status < 300:
-        step_checks.append(
-            CheckOutcome(
-                expectation=_SDK_ACCEPTS[outcome.via].format(method=step.sdk),
-                passed=outcome.sdk_error is None,
-                detail=outcome.sdk_error or "",
-                kind=FailureKind.SCHEMA,
-            )
+        sdk_check = CheckOutcome(
+            expectation=_SDK_ACCEPTS[outcome.via].format(method=step.sdk),
+            passed=outcome.sdk_error is None,
+            detail=outcome.sdk_error or "",
+            kind=FailureKind.SCHEMA,
         )
+        result.checks.append(sdk_check)
+        if not sdk_check.passed:
+            result.sdk_broken = True
+            result.violations.append(f"{name}: {sdk_check.expectation}: {sdk_check.detail}")
     scope = {**names, name: view}
-    stream = outcome.stream
-    judged = [(exp, checks.judge(exp, view, scope, stream)) for exp in step.expect]
-    step_checks += [check for _, check in judged]
-    failed = [c for c in step_checks if not c.passed]
-    if not failed:
-        return StepResult(outcome, view=view, checks=step_checks)
+    judged = [(exp, checks.judge(exp, view, scope, outcome.stream)) for exp in step.expect]
+    deciding: list[tuple[Any, CheckOutcome]] = []
+    for exp, check in judged:
+        if exp.row is not None and exp.row != parameter:
+            check.row = exp.row
+        result.checks.append(check)
+        mode = compare_mode(exp, name)
+        if check.passed:
+            if mode == "differ":
+                result.differ_passed.append(check.expectation)
+            continue
+        if exp.optional:
+            result.notes.append(f"{name}: optional, and absent or different: {check.expectation}: {check.detail}")
+        elif check.kind is FailureKind.SCHEMA:
+            result.violations.append(f"{name}: {check.expectation}: {check.detail}")
+        elif check.row is not None:
+            result.attributed.append(Attributed(row=check.row, expectation=check.expectation, detail=check.detail))
+        else:
+            deciding.append((exp, check))
+    if not deciding:
+        return result
     # A wrong status explains the rest (an accepted bad request has no error envelope to validate).
-    wrong_status = [check for exp, check in judged if exp.subject == "status" and not check.passed]
+    wrong_status = [(exp, check) for exp, check in deciding if exp.subject == "status"]
     if wrong_status:
-        kind, first = FailureKind.PROTOCOL, wrong_status[0]
+        kind, first = FailureKind.PROTOCOL, wrong_status[0][1]
     else:
-        kind = min((c.kind for c in failed), key=_KIND_ORDER.index)
-        first = next(c for c in failed if c.kind is kind)
-    return StepResult(
-        outcome, view=view, verdict=Verdict.FAIL, kind=kind, problem=f"{first.expectation}: {first.detail}", checks=step_checks
-    )
+        kind = min((c.kind for _, c in deciding), key=_KIND_ORDER.index)
+        first = next(c for _, c in deciding if c.kind is kind)
+    result.verdict, result.kind = Verdict.FAIL, kind
+    result.problem = f"{first.expectation}: {first.detail}"
+    result.same_failed = all(compare_mode(e, name) == "same" for e, _ in deciding)
+    return result
 
 
 def _excerpt(outcome: calls.CallOutcome) -> str:
@@ -311,8 +513,7 @@ def _result(
     case: Case,
     verdict: Verdict,
     reason: str,
-    checks_: list[CheckOutcome] | None = None,
-    evidence: list[Exchange] | None = None,
+    got: _Case,
     kind: FailureKind | None = None,
 ) -> CaseResult:
     return CaseResult(
@@ -324,8 +525,12 @@ def _result(
         verdict=verdict,
         reason=reason,
         failure_kind=kind if verdict is Verdict.FAIL else None,
-        checks=checks_ or [],
-        evidence=evidence or [],
+        checks=got.checks,
+        evidence=got.evidence,
+        wire=got.wire(),
+        violations=got.violations,
+        notes=list(got.notes),
+        attributed=got.attributed,
     )
 
 
