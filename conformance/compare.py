@@ -2,15 +2,27 @@
 
 A provider gates releases on "nothing that worked before works less now", not on "everything passes":
 most servers have known gaps, and a gate that is always red is ignored. So the unit is the matrix
-cell, and the question is whether its state moved down the ladder below.
+cell, and the question is whether it moved down either of its two ladders below. A move down on
+either axis is a regression, even when the other axis moved up: a parameter that now works but
+whose answers now break the SDK still breaks the clients that worked yesterday.
 
-State ladder, best first (a move down is a regression, a move up an improvement):
+Behaviour ladder, best first:
 
-    supported > rejected > untested = inconclusive > accepted but ignored > schema-invalid > broken
+    supported > rejected > untested > accepted but ignored > schema-invalid > broken
 
 Why this order: a 4xx refusal is honest and documented by the error itself; "untested" means every
 case was skipped, which is no evidence either way; silently ignoring a parameter misleads clients;
-"inconclusive" is no evidence either way too (answers that do not repeat); a malformed body breaks SDKs; a 5xx or timeout breaks the call.
+a malformed body breaks SDKs (version 1 files only); a 5xx or timeout breaks the call.
+
+"inconclusive" is off the ladder: the server's greedy answers do not repeat, so a check comparing two
+answers can prove neither that the parameter works nor that it does not. A move into or out of it is
+reported as "changed", never as a regression (nothing was shown to work less) nor as an improvement
+(nothing was shown to work better). A cell that now fails under concurrent requests, and passes
+alone, is "changed" too: the baseline may have been run at --concurrency 1, where it cannot show.
+
+Wire ladder, best first: strict > spec-violated > breaks-sdk. "unknown" (no 2xx answer to judge) is
+off it: a cell that became rejected has an unknown wire state because of its behaviour, which the
+behaviour axis already judges, so a move to or from "unknown" is "changed" at most.
 
 Rows only in the old run are "removed" (a narrower --only, or a deleted case) and rows only in the
 new run are "added" (a new case): neither is a regression, because there is nothing to compare.
@@ -24,7 +36,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from conformance.matrix import derive_cells
-from conformance.results import Cell, CellState, RunResults
+from conformance.results import Cell, CellState, RunResults, WireState
 
 STATE_LADDER: list[CellState] = [
     CellState.SUPPORTED,
@@ -34,27 +46,38 @@ STATE_LADDER: list[CellState] = [
     CellState.SCHEMA_INVALID,
     CellState.BROKEN,
 ]
-_RANK = {state: len(STATE_LADDER) - i for i, state in enumerate(STATE_LADDER)}
-_RANK[CellState.INCONCLUSIVE] = _RANK[CellState.UNTESTED]
+WIRE_LADDER: list[WireState] = [WireState.STRICT, WireState.SPEC_VIOLATED, WireState.BREAKS_SDK]
 
 # Where a run records the comparison with its baseline, so every report rendered from results.json
 # (now or later, merged or not) can list regressions first without the baseline file at hand.
 BASELINE_OPTION = "baseline"
 
 
-def rank(state: CellState) -> int:
-    """Higher is better; see the module docstring for the order."""
-    return _RANK[state]
+def rank(state: CellState) -> int | None:
+    """Higher is better; None for a state off the ladder (inconclusive). See the module docstring."""
+    return len(STATE_LADDER) - STATE_LADDER.index(state) if state in STATE_LADDER else None
+
+
+def wire_rank(wire: WireState) -> int | None:
+    """Higher is better; None for "unknown", which says nothing about the wire."""
+    return len(WIRE_LADDER) - WIRE_LADDER.index(wire) if wire in WIRE_LADDER else None
 
 
 class ChangeKind(StrEnum):
     REGRESSION = "regression"
     IMPROVEMENT = "improvement"
+    CHANGED = "changed"  # different, but neither better nor worse (see the module docstring)
     ADDED = "added"
     REMOVED = "removed"
 
 
-_KIND_ORDER = [ChangeKind.REGRESSION, ChangeKind.IMPROVEMENT, ChangeKind.ADDED, ChangeKind.REMOVED]
+_KIND_ORDER = [
+    ChangeKind.REGRESSION,
+    ChangeKind.IMPROVEMENT,
+    ChangeKind.CHANGED,
+    ChangeKind.ADDED,
+    ChangeKind.REMOVED,
+]
 
 
 class Change(BaseModel):
@@ -64,7 +87,10 @@ class Change(BaseModel):
     kind: ChangeKind
     old: CellState | None = None
     new: CellState | None = None
-    evidence: str = ""  # the new cell's deciding reason (the old one's for a removed row)
+    # The wire axis; None in comparisons recorded before it existed and for an absent side.
+    old_wire: WireState | None = None
+    new_wire: WireState | None = None
+    evidence: str = ""  # why it changed: the deciding reason, or the violations for a wire move
 
     @property
     def row(self) -> str:
@@ -102,6 +128,45 @@ def _cells(run: RunResults) -> dict[tuple[str, str], Cell]:
     return {(c.endpoint, c.parameter): c for c in cells}
 
 
+def _direction(old: int | None, new: int | None) -> int:
+    """+1 better, -1 worse, 0 same or not comparable (a side off its ladder)."""
+    if old is None or new is None or old == new:
+        return 0
+    return 1 if new > old else -1
+
+
+def _kind(was: Cell, now: Cell) -> ChangeKind | None:
+    """How a row present in both runs moved, on both axes; None when it did not move at all."""
+    moves = (
+        _direction(rank(was.state), rank(now.state)),
+        _direction(wire_rank(was.wire), wire_rank(now.wire)),
+    )
+    if -1 in moves:
+        return ChangeKind.REGRESSION
+    if 1 in moves:
+        return ChangeKind.IMPROVEMENT
+    differs = (was.state, was.wire, bool(was.under_concurrency)) != (
+        now.state,
+        now.wire,
+        bool(now.under_concurrency),
+    )
+    return ChangeKind.CHANGED if differs else None
+
+
+def _evidence(was: Cell | None, now: Cell | None) -> str:
+    """What to show next to the change: a new wire problem's violations, else the deciding reason."""
+    shown = now or was
+    assert shown is not None
+    wire_worse = (
+        was is not None and now is not None and _direction(wire_rank(was.wire), wire_rank(now.wire)) < 0
+    )
+    if wire_worse and shown.violations:
+        return "; ".join(shown.violations)
+    if shown.state is CellState.SUPPORTED and shown.under_concurrency:
+        return "fails under concurrent requests: " + "; ".join(shown.under_concurrency)
+    return shown.summary if shown.state is not CellState.SUPPORTED else ""
+
+
 def compare(old: RunResults, new: RunResults, baseline_path: str = "") -> Comparison:
     before, after = _cells(old), _cells(new)
     changes: list[Change] = []
@@ -109,10 +174,11 @@ def compare(old: RunResults, new: RunResults, baseline_path: str = "") -> Compar
     for key in sorted(before.keys() | after.keys()):
         was, now = before.get(key), after.get(key)
         if was is not None and now is not None:
-            if rank(now.state) == rank(was.state):
+            moved = _kind(was, now)
+            if moved is None:
                 unchanged += 1
                 continue
-            kind = ChangeKind.REGRESSION if rank(now.state) < rank(was.state) else ChangeKind.IMPROVEMENT
+            kind = moved
         else:
             kind = ChangeKind.ADDED if was is None else ChangeKind.REMOVED
         shown = now or was
@@ -125,7 +191,9 @@ def compare(old: RunResults, new: RunResults, baseline_path: str = "") -> Compar
                 kind=kind,
                 old=was.state if was else None,
                 new=now.state if now else None,
-                evidence=shown.summary if shown.state is not CellState.SUPPORTED else "",
+                old_wire=was.wire if was else None,
+                new_wire=now.wire if now else None,
+                evidence=_evidence(was, now),
             )
         )
     changes.sort(key=lambda c: (_KIND_ORDER.index(c.kind), c.endpoint, c.parameter))
@@ -157,5 +225,10 @@ def attached(results: RunResults) -> Comparison | None:
         return None
 
 
-def state_text(state: CellState | None) -> str:
-    return state.value if state is not None else "absent"
+def state_text(state: CellState | None, wire: WireState | None = None) -> str:
+    """One side of a change: "absent", or the behaviour and, when the wire was judged, the wire."""
+    if state is None:
+        return "absent"
+    if wire is None or wire is WireState.UNKNOWN:
+        return state.value
+    return f"{state.value} · wire {wire.value}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -9,10 +10,19 @@ import pytest
 from test_cli import assert_usage_error, conformance
 
 from conformance import compare
-from conformance.compare import STATE_LADDER, ChangeKind
+from conformance.compare import STATE_LADDER, WIRE_LADDER, ChangeKind
 from conformance.matrix import derive_cells
 from conformance.reports import render
-from conformance.results import CaseResult, CellState, FailureKind, RunInfo, RunResults, Verdict, save
+from conformance.results import (
+    CaseResult,
+    CellState,
+    FailureKind,
+    RunInfo,
+    RunResults,
+    Verdict,
+    WireState,
+    save,
+)
 
 _VERDICT_FOR = {
     CellState.SUPPORTED: (Verdict.PASS, None),
@@ -21,15 +31,30 @@ _VERDICT_FOR = {
     CellState.IGNORED: (Verdict.FAIL, FailureKind.BEHAVIOUR),
     CellState.SCHEMA_INVALID: (Verdict.FAIL, FailureKind.SCHEMA),
     CellState.BROKEN: (Verdict.ERROR, None),
+    CellState.INCONCLUSIVE: (Verdict.INCONCLUSIVE, None),
 }
+# The wire state a case in that state has when the test does not say: judged answers for a 2xx.
+_DEFAULT_WIRE = {CellState.SUPPORTED: WireState.STRICT, CellState.IGNORED: WireState.STRICT}
+
+Row = CellState | tuple[CellState, WireState]
 
 
-def make_run(states: dict[str, CellState], provider: str = "p") -> RunResults:
-    """A run with one case per 'endpoint/parameter' row, in the given cell state."""
+def make_run(
+    states: dict[str, Row], provider: str = "p", concurrency: dict[str, str] | None = None
+) -> RunResults:
+    """A run with one case per 'endpoint/parameter' row, in the given cell state (and wire state).
+
+    A wire state other than strict comes with one violation naming the row; `concurrency` maps a row
+    to what failed when it ran among concurrent requests (it passed alone).
+    """
     cases = []
-    for row, state in states.items():
+    for row, given in states.items():
         endpoint, parameter = row.split("/")
+        state, wire = (
+            given if isinstance(given, tuple) else (given, _DEFAULT_WIRE.get(given, WireState.UNKNOWN))
+        )
         verdict, kind = _VERDICT_FOR[state]
+        violated = wire in (WireState.SPEC_VIOLATED, WireState.BREAKS_SDK)
         cases.append(
             CaseResult(
                 case_id=f"{endpoint}.{parameter}",
@@ -38,6 +63,9 @@ def make_run(states: dict[str, CellState], provider: str = "p") -> RunResults:
                 verdict=verdict,
                 failure_kind=kind,
                 reason="" if verdict is Verdict.PASS else f"{parameter} went {state.value}",
+                wire=wire,
+                violations=[f"probe: body validates: {parameter} is {wire.value}"] if violated else [],
+                under_concurrency=(concurrency or {}).get(row, ""),
             )
         )
     now = datetime(2026, 11, 23, tzinfo=UTC)
@@ -65,6 +93,56 @@ def test_each_step_down_the_ladder_is_a_regression_and_up_an_improvement(i: int)
     assert [(c.kind, c.old, c.new) for c in down.changes] == [(ChangeKind.REGRESSION, better, worse)]
     assert [(c.kind, c.old, c.new) for c in up.changes] == [(ChangeKind.IMPROVEMENT, worse, better)]
     assert down.regressions and not up.regressions
+
+
+@pytest.mark.parametrize("i", range(len(WIRE_LADDER) - 1))
+def test_each_step_down_the_wire_ladder_is_a_regression_with_the_same_behaviour(i: int) -> None:
+    better, worse = WIRE_LADDER[i], WIRE_LADDER[i + 1]
+    old, new = (
+        make_run({"e/x": (CellState.SUPPORTED, better)}),
+        make_run({"e/x": (CellState.SUPPORTED, worse)}),
+    )
+    down, up = compare.compare(old, new), compare.compare(new, old)
+    assert [(c.kind, c.old_wire, c.new_wire) for c in down.changes] == [
+        (ChangeKind.REGRESSION, better, worse)
+    ]
+    assert [(c.kind, c.old_wire, c.new_wire) for c in up.changes] == [(ChangeKind.IMPROVEMENT, worse, better)]
+    assert down.changes[0].evidence == f"probe: body validates: x is {worse.value}"  # the violations say why
+
+
+def test_a_wire_regression_counts_even_when_the_behaviour_improved() -> None:
+    old = make_run({"e/x": (CellState.IGNORED, WireState.STRICT)})
+    new = make_run({"e/x": (CellState.SUPPORTED, WireState.BREAKS_SDK)})
+    assert [c.kind for c in compare.compare(old, new).changes] == [ChangeKind.REGRESSION]
+
+
+def test_unknown_wire_is_judged_by_the_behaviour_axis_alone() -> None:
+    """Rejected has no 2xx answer to judge: strict -> unknown is the behaviour's regression, not a wire one."""
+    old = make_run({"e/x": (CellState.SUPPORTED, WireState.SPEC_VIOLATED)})
+    rejected = make_run({"e/x": CellState.REJECTED})
+    assert [c.kind for c in compare.compare(old, rejected).changes] == [ChangeKind.REGRESSION]
+    assert [c.kind for c in compare.compare(rejected, old).changes] == [ChangeKind.IMPROVEMENT]
+    same = make_run({"e/x": (CellState.SUPPORTED, WireState.UNKNOWN)})
+    assert [c.kind for c in compare.compare(old, same).changes] == [ChangeKind.CHANGED]
+
+
+@pytest.mark.parametrize("other", [s for s in CellState if s is not CellState.INCONCLUSIVE])
+def test_inconclusive_is_a_change_never_a_regression_nor_an_improvement(other: CellState) -> None:
+    """No evidence either way: a supported cell going inconclusive was not shown to work less."""
+    inconclusive = make_run({"e/x": CellState.INCONCLUSIVE})
+    for old, new in ((make_run({"e/x": other}), inconclusive), (inconclusive, make_run({"e/x": other}))):
+        result = compare.compare(old, new)
+        assert [c.kind for c in result.changes] == [ChangeKind.CHANGED]
+        assert not result.regressions
+    assert "1 changed" in result.counts_line()
+
+
+def test_failing_under_concurrency_is_shown_as_a_change() -> None:
+    old = make_run({"e/x": CellState.SUPPORTED})
+    new = make_run({"e/x": CellState.SUPPORTED}, concurrency={"e/x": "error: HTTP 503"})
+    (change,) = compare.compare(old, new).changes
+    assert change.kind is ChangeKind.CHANGED
+    assert change.evidence == "fails under concurrent requests: e.x: error: HTTP 503"
 
 
 def test_same_state_added_and_removed_rows_are_not_regressions() -> None:
@@ -122,3 +200,37 @@ def test_diff_command_exit_codes(tmp_path: Path) -> None:
     assert "regression" in proc.stdout and "a went broken" in proc.stdout
 
     assert_usage_error(conformance("diff", str(old), str(tmp_path / "missing.json")), "no such file")
+
+
+def test_diff_gates_on_the_wire_axis_too(tmp_path: Path) -> None:
+    """Same behaviour everywhere: only the wire moves. Worse wire exits 1, better wire exits 0."""
+    strict = make_run({"e/a": CellState.SUPPORTED, "e/b": (CellState.SUPPORTED, WireState.SPEC_VIOLATED)})
+    worse = make_run({"e/a": (CellState.SUPPORTED, WireState.SPEC_VIOLATED), "e/b": CellState.SUPPORTED})
+    old, new = _write(tmp_path, "old", strict), _write(tmp_path, "new", worse)
+    proc = conformance("diff", str(old), str(new), env={"COLUMNS": "400"})
+    assert proc.returncode == 1, proc.stderr
+    assert "1 regression, 1 improvement," in proc.stdout
+    assert "supported · wire strict" in proc.stdout and "supported · wire spec-violated" in proc.stdout
+    assert "a is spec-violated" in proc.stdout  # the violation is the evidence
+
+    same = _write(tmp_path, "same", strict)
+    proc = conformance("diff", str(old), str(same), env={"COLUMNS": "400"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "0 regressions" in proc.stdout
+
+
+def test_diff_reads_a_format_1_baseline(tmp_path: Path) -> None:
+    """Old files have no wire axis: comparing against one judges the behaviour alone."""
+    old = make_run({"e/a": CellState.SUPPORTED}).model_dump(mode="json")
+    old["format_version"] = 1
+    for key in ("repeatability", "sdk_cases"):
+        old.pop(key)
+    for item in (*old["cases"], *old["cells"]):
+        for key in ("wire", "violations", "notes", "under_concurrency"):
+            item.pop(key, None)
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(old), encoding="utf-8")
+    new = _write(tmp_path, "new", make_run({"e/a": (CellState.SUPPORTED, WireState.BREAKS_SDK)}))
+    proc = conformance("diff", str(path), str(new), env={"COLUMNS": "400"})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 changed" in proc.stdout

@@ -21,6 +21,7 @@ from conformance.reports.scrub import scrub
 _STYLE = {
     ChangeKind.REGRESSION: "bold red",
     ChangeKind.IMPROVEMENT: "green",
+    ChangeKind.CHANGED: "yellow",
     ChangeKind.ADDED: "cyan",
     ChangeKind.REMOVED: "dim",
 }
@@ -54,8 +55,8 @@ def changes_renderable(
                 t(change.kind.value, _STYLE[change.kind]),
                 t(change.endpoint),
                 t(change.parameter),
-                t(state_text(change.old)),
-                t(state_text(change.new)),
+                t(state_text(change.old, change.old_wire)),
+                t(state_text(change.new, change.new_wire)),
                 t(view.one_line(change.evidence, 200)),
             )
         parts.append(table)
@@ -82,8 +83,8 @@ def markdown_section(comparison: Comparison) -> list[str]:
     for c in comparison.changes:
         mark = "**regression**" if c.kind is ChangeKind.REGRESSION else c.kind.value
         out.append(
-            f"| {mark} | `{_md(c.endpoint)}` | `{_md(c.parameter)}` | {state_text(c.old)} | "
-            f"{state_text(c.new)} | {_md(c.evidence)} |"
+            f"| {mark} | `{_md(c.endpoint)}` | `{_md(c.parameter)}` | {state_text(c.old, c.old_wire)} | "
+            f"{state_text(c.new, c.new_wire)} | {_md(c.evidence)} |"
         )
     return [*out, ""]
 
@@ -92,7 +93,8 @@ def html_section(comparison: Comparison) -> str:
     e = escape
     rows = "".join(
         f'<tr class="chg-{c.kind.value}"><td>{e(c.kind.value)}</td><td><code>{e(c.endpoint)}</code></td>'
-        f"<td><code>{e(c.parameter)}</code></td><td>{e(state_text(c.old))}</td><td>{e(state_text(c.new))}</td>"
+        f"<td><code>{e(c.parameter)}</code></td><td>{e(state_text(c.old, c.old_wire))}</td>"
+        f"<td>{e(state_text(c.new, c.new_wire))}</td>"
         f"<td>{e(view.one_line(c.evidence, 300))}</td></tr>"
         for c in comparison.changes
     )
