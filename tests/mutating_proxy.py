@@ -38,6 +38,7 @@ class Ctx:
     path: str  # below /v1, e.g. /chat/completions
     json: Any
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    in_flight: int = 0  # other requests the proxy was handling when this one arrived
 
     @property
     def sdk_lang(self) -> str:
@@ -99,8 +100,16 @@ def _parse_events(text: str) -> list[Any]:
 
 def build_app(upstream: str, mutations: dict[str, Mutation]) -> Starlette:
     client = httpx.AsyncClient(timeout=120)
+    in_flight = [0]
 
     async def handle(request: Request) -> Response:
+        in_flight[0] += 1
+        try:
+            return await forward(request, in_flight[0] - 1)
+        finally:
+            in_flight[0] -= 1
+
+    async def forward(request: Request, others: int) -> Response:
         name, _, rest = request.path_params["path"].partition("/")
         mutation = mutations.get(name)
         if mutation is None or not rest.startswith("v1"):
@@ -110,7 +119,7 @@ def build_app(upstream: str, mutations: dict[str, Mutation]) -> Starlette:
             parsed = json.loads(raw_body) if raw_body else None
         except ValueError:
             parsed = None
-        ctx = Ctx(method=request.method, path=rest[2:] or "/", json=parsed, headers=dict(request.headers))
+        ctx = Ctx(method=request.method, path=rest[2:] or "/", json=parsed, headers=dict(request.headers), in_flight=others)
         active = mutation.when(ctx)
         if active and mutation.respond is not None:
             answer = mutation.respond(ctx)
@@ -197,3 +206,27 @@ def endless_stream(ctx: Ctx) -> Response:
 async def hang_before_headers(ctx: Ctx) -> Response:
     await asyncio.sleep(3600)
     return Response(status_code=504)
+
+
+def drop_connection(ctx: Ctx) -> Response:
+    """Headers, then the connection closes mid-body: what a server that crashed on a neighbour does."""
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b'{"id": "'
+        raise ConnectionResetError("the mutating proxy drops this connection")
+
+    return StreamingResponse(body(), media_type="application/json")
+
+
+def first_time_only(applies: Callable[[Ctx], bool]) -> Callable[[Ctx], bool]:
+    """A `when` that holds the first time each distinct request arrives, and never again."""
+    seen: set[str] = set()
+
+    def when(ctx: Ctx) -> bool:
+        key = f"{ctx.method} {ctx.path} {json.dumps(ctx.json, sort_keys=True)}"
+        if key in seen:
+            return False
+        seen.add(key)
+        return applies(ctx)
+
+    return when

@@ -11,23 +11,37 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from mutating_proxy import Ctx, Mutation, RunningProxy, running_proxy
 
 from conformance.api import RunConfig, resolve_model, run_suite
-from conformance.results import Cell, CellState, RunResults, Verdict
+from conformance.results import Cell, CellState, RunResults, Verdict, WireState
 from reference_server.launcher import RunningServer
 
 # --- expected outcomes ---------------------------------------------------------------------------
 
-PASSED = (Verdict.PASS, CellState.SUPPORTED)
-IGNORED = (Verdict.FAIL, CellState.IGNORED)
-SCHEMA = (Verdict.FAIL, CellState.SCHEMA_INVALID)
-REJECTED = (Verdict.UNSUPPORTED, CellState.REJECTED)
-BROKEN = (Verdict.ERROR, CellState.BROKEN)
-SKIPPED = (Verdict.SKIPPED, CellState.UNTESTED)
+
+class Outcome(NamedTuple):
+    """What a case must get: its verdict, its cell's behaviour state and (when given) its wire states."""
+
+    verdict: Verdict
+    state: CellState
+    wire: frozenset[WireState] | None = None  # None: the wire axis is not what this row is about
+
+
+_OFF_SPEC = frozenset({WireState.SPEC_VIOLATED, WireState.BREAKS_SDK})
+PASSED = Outcome(Verdict.PASS, CellState.SUPPORTED)
+IGNORED = Outcome(Verdict.FAIL, CellState.IGNORED)
+# A schema break is on the wire axis: the behaviour still works (or is judged on its own), the answer
+# is off the spec (the SDK may or may not throw on it).
+SCHEMA = Outcome(Verdict.PASS, CellState.SUPPORTED, _OFF_SPEC)
+REJECTED = Outcome(Verdict.UNSUPPORTED, CellState.REJECTED)
+BROKEN = Outcome(Verdict.ERROR, CellState.BROKEN)
+SKIPPED = Outcome(Verdict.SKIPPED, CellState.UNTESTED)
+INCONCLUSIVE = Outcome(Verdict.INCONCLUSIVE, CellState.INCONCLUSIVE)
+
 
 # --- which requests a mutation applies to --------------------------------------------------------
 
@@ -104,7 +118,7 @@ class Row:
     name: str
     mutation: Mutation
     only: list[str]
-    flagged: dict[str, tuple[Verdict, CellState]]
+    flagged: dict[str, Outcome]
 
 
 def proxy_for(server_url: str, rows: list[Row]) -> AbstractContextManager[RunningProxy]:
@@ -149,13 +163,16 @@ def assert_only_flagged(results: RunResults, row: Row) -> None:
     cells = cells_of(results, row)
     problems = []
     for case in results.cases:
-        wanted_verdict, wanted_state = row.flagged.get(case.case_id, PASSED)
+        wanted = row.flagged.get(case.case_id, PASSED)
         cell = cells[(case.endpoint, case.parameter)]
         flagged_in_row = [cid for cid in cell.case_ids if cid in row.flagged]
-        if case.verdict is not wanted_verdict:
-            problems.append(f"{case.case_id}: {case.verdict.value} (wanted {wanted_verdict.value}): {case.reason}")
-        elif case.case_id in row.flagged and cell.state is not wanted_state:
-            problems.append(f"{case.case_id}: cell {cell.state.value} (wanted {wanted_state.value})")
+        if case.verdict is not wanted.verdict:
+            problems.append(f"{case.case_id}: {case.verdict.value} (wanted {wanted.verdict.value}): {case.reason}")
+        elif case.case_id in row.flagged and cell.state is not wanted.state:
+            problems.append(f"{case.case_id}: cell {cell.state.value} (wanted {wanted.state.value})")
+        elif wanted.wire is not None and case.wire not in wanted.wire:
+            wire = "/".join(sorted(w.value for w in wanted.wire))
+            problems.append(f"{case.case_id}: wire {case.wire.value} (wanted {wire}): {case.violations}")
         elif not flagged_in_row and cell.state is not CellState.SUPPORTED:
             problems.append(f"{case.case_id}: unrelated cell {cell.parameter} is {cell.state.value}")
     assert not problems, "\n".join(problems)
