@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -45,6 +45,7 @@ def running_server(
     port: int | None = None,
     startup_timeout: float = 120.0,
     log_path: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[RunningServer]:
     """Run `python -m reference_server` on 127.0.0.1 until the block exits.
 
@@ -58,7 +59,7 @@ def running_server(
     if api_key:
         cmd += ["--api-key", api_key]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {}), "PYTHONUNBUFFERED": "1"})
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
         _wait_ready(proc, base_url, api_key, startup_timeout)

@@ -30,8 +30,8 @@ from mutation_support import (
     edited_copy,
     plain,
     proxy_fixture,
-    strip,
     streamed,
+    strip,
 )
 
 from conformance.api import RunConfig, run_suite
@@ -80,9 +80,9 @@ ROWS = [
     R("seed_ignored", strip("seed"), ["chat.seed.repeatable"], {"chat.seed.repeatable": IGNORED}),
     # endpoint not served: one line for the endpoint, its cases never sent
     R("responses_not_served", Mutation(when=responses_route, respond=counted("responses_not_served", error(404, NOT_FOUND))),
-      [*RESPONSES, "chat.basic"], dict.fromkeys(RESPONSES, REJECTED)),  # fmt: skip
+      [*RESPONSES, "chat.basic"], dict.fromkeys(RESPONSES, REJECTED)),
     R("responses_model_404", Mutation(when=responses_route, respond=counted("responses_model_404", error(404, MODEL_NOT_FOUND))),
-      [*RESPONSES, "chat.basic"], {**dict.fromkeys(RESPONSES, REJECTED), "responses.instructions": SKIPPED}),  # fmt: skip
+      [*RESPONSES, "chat.basic"], {**dict.fromkeys(RESPONSES, REJECTED), "responses.instructions": SKIPPED}),
     # the retry: a dropped connection is tried once more
     R("dropped_once", Mutation(when=first_time_only(plain), respond=drop_connection), ["chat.basic", "chat.max_tokens.truncates"], {}),
     R("dropped_always", Mutation(when=plain, respond=drop_connection), ["chat.basic"], {"chat.basic": BROKEN}),
@@ -91,7 +91,7 @@ ROWS = [
     R("cut_always", Mutation(when=streamed, events=cut_stream), ["chat.stream.framing"], {"chat.stream.framing": IGNORED}),
     # attribution: a stream with n=2 that carries one choice is a defect of `n`, not of `stream`
     R("stream_one_choice", Mutation(when=lambda c: streamed(c) and (c.param("n") or 1) > 1, events=only_first_choice),
-      ["chat.stream.n", "chat.stream.framing"], {"chat.stream.n": PASSED}),  # fmt: skip
+      ["chat.stream.n", "chat.stream.framing"], {"chat.stream.n": PASSED}),
 ]
 BY_NAME = {r.name: r for r in ROWS}
 
