@@ -9,10 +9,20 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_reports_sample import HOSTILE, LEAKED_KEY, sample_cases, sample_results
+from test_reports_sample import (
+    HOSTILE,
+    LEAKED_KEY,
+    NOT_SERVED,
+    NOTE,
+    SDK_BROKEN,
+    UNDER_CONCURRENCY,
+    VIOLATION,
+    sample_cases,
+    sample_results,
+)
 
 from conformance import reports
-from conformance.reports import markdown, view
+from conformance.reports import findings, markdown, view
 from conformance.reports.scrub import REDACTED, scrub
 from conformance.results import CellState, Verdict, load
 
@@ -68,11 +78,11 @@ def _md_tables(text: str) -> list[list[list[str]]]:
 def test_markdown_matrix_rows_states_and_order() -> None:
     text = markdown.render([sample_results()])
     all_tables = _md_tables(text)
-    tables = [t for t in all_tables if t[0][0] != "Feature"]  # the feature checklists: tests/test_features.py
-    assert [t[0] for t in tables] == [["Parameter", "State", "Evidence"]] * 3
-    assert {tuple(t[0]) for t in all_tables if t[0][0] == "Feature"} == {("Feature", "State")}
+    tables = [t for t in all_tables if t[0][0] == "Parameter"]  # not the features nor repeatability
+    assert [t[0] for t in tables] == [["Parameter", "Behaviour", "Wire", "Evidence"]] * 4
+    assert {tuple(t[0]) for t in all_tables if t[0][0] == "Feature"} == {("Feature", "Behaviour")}
     rows = {r[0].strip("`"): r for t in tables for r in t[2:]}
-    assert all(len(r) == 3 for r in rows.values()), "an escaped pipe broke a row"
+    assert all(len(r) == 4 for r in rows.values()), "an escaped pipe broke a row"
     expected = {
         "temperature": CellState.SUPPORTED,
         "stop": CellState.IGNORED,
@@ -83,15 +93,70 @@ def test_markdown_matrix_rows_states_and_order() -> None:
         "top_k": CellState.SUPPORTED,
         "min_p": CellState.IGNORED,
         "list": CellState.SUPPORTED,
+        "logprobs": CellState.SUPPORTED,
+        "tools": CellState.SUPPORTED,
+        "top_p": CellState.INCONCLUSIVE,
+        "input": CellState.REJECTED,
+        "dimensions": CellState.REJECTED,
     }
-    assert {p: r[1] for p, r in rows.items()} == {p: view.state_label(s) for p, s in expected.items()}
-    assert "a\\|b" in rows["stop"][2] and "<script" not in text
+    behaviour = {p: r[1] for p, r in rows.items()}
+    assert behaviour.pop("stream") == "✅ supported · 🔀 fails under concurrent requests"
+    assert behaviour == {p: view.state_label(s) for p, s in expected.items()}
+    wire = {p: r[2] for p, r in rows.items() if r[2]}  # an unjudged wire (no 2xx answer) has no mark
+    assert wire == {
+        "temperature": "🟢 strict",
+        "list": "🟢 strict",
+        "stream": "🟢 strict",
+        "top_p": "🟢 strict",
+        "logprobs": "📐 spec-violated (2)",
+        "tools": "🧨 breaks-sdk",
+    }
+    assert "a\\|b" in rows["stop"][3] and "<script" not in text
     # Core rows of an endpoint come before its extension profile's rows.
     assert text.index("`temperature`") < text.index("vllm extensions") < text.index("`top_k`")
-    assert text.index("vllm extensions") < text.index("## `models`")
+    assert text.index("vllm extensions") < text.index("## `embeddings`") < text.index("## `models`")
     for fact in ("acme &lt;labs>", "`smol&lt;lm>`", "http://127.0.0.1:9/v1", "2025-01-02", "0.1.0"):
         assert fact in text
-    assert "3 pass, 3 fail, 1 unsupported, 1 error, 1 skipped" in text
+    assert "6 pass, 3 fail, 3 unsupported, 1 error, 1 skipped, 1 inconclusive" in text
+
+
+def _section(text: str, heading: str) -> str:
+    """A `## heading` section of the Markdown, up to the next `## ` heading."""
+    start = text.index(f"\n## {heading}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_markdown_lists_what_is_behind_the_marks() -> None:
+    text = markdown.render([sample_results()])
+    legend = [line for line in text.splitlines() if line.startswith("Legend (")]
+    assert [line.split(":")[0] for line in legend] == ["Legend (behaviour)", "Legend (wire)"]
+    for mark in ("❔ inconclusive", "🔀 fails under concurrent requests"):
+        assert mark in legend[0], mark
+    for mark in ("🟢 strict", "📐 spec-violated", "🧨 breaks-sdk", "(no mark) unknown"):
+        assert mark in legend[1], mark
+    wire = _section(text, "Wire violations")
+    assert "### `chat.completions` · `logprobs`: ✅ supported · 📐 spec-violated (2)" in wire
+    assert "'refusal' is a required property &lt;script>" in wire and "'total_tokens'" in wire
+    assert "### `chat.completions` · `tools`: ✅ supported · 🧨 breaks-sdk" in wire and SDK_BROKEN in wire
+    assert "`temperature`" not in wire  # strict: nothing to list
+    concurrency = _section(text, "Fails under concurrent requests")
+    assert f"- chat.stream.chunks: {UNDER_CONCURRENCY}" in concurrency
+    assert f"- {NOTE}" in _section(text, "Notes")
+    repeat = _md_tables(_section(text, "Repeatability"))[0]
+    assert repeat[0] == ["Endpoint", "Served", "Greedy calls", "Distinct answers", "Repeats", "Detail"]
+    assert ["`chat.completions`", "yes", "3", "2", "no", ""] in repeat
+    assert ["`embeddings`", "no: endpoint not served", "0", "–", "not measured", NOT_SERVED] in repeat
+    embeddings = _section(text, "`embeddings`")
+    assert f"**endpoint not served** ({NOT_SERVED}): every row is rejected." in embeddings
+
+
+def test_a_run_without_findings_has_none_of_their_sections() -> None:
+    clean = [c for c in sample_cases() if not (c.violations or c.notes or c.under_concurrency)]
+    text = markdown.render([sample_results(cases=clean).model_copy(update={"repeatability": []})])
+    for heading in ("Wire violations", "Fails under concurrent requests", "Notes", "Repeatability"):
+        assert f"## {heading}\n" not in text, heading
+    assert "endpoint not served**" not in text  # without the probe, no endpoint is known to be unserved
 
 
 class _Html(HTMLParser):
@@ -136,7 +201,9 @@ def test_html_is_self_contained_escaped_and_linked() -> None:
     assert "script" not in page.tags and "link" not in page.tags and "img" not in page.tags
     assert not re.search(r"(src|href)=\"(https?:)?//", text)
     assert all(h.startswith("#") and h[1:] in page.ids for h in page.hrefs)
-    assert len(page.hrefs) == len(view.cells_of(run))  # every matrix cell links to its deciding case
+    # Every matrix cell links to its deciding case, and a cell's details to each of its cases.
+    cells = view.cells_of(run)
+    assert len(page.hrefs) == len(cells) + sum(len(c.case_ids) for c in cells if findings.of_cell(c))
     assert page.tags.count("details") >= len(run.cases)
     visible = "".join(page.text)
     assert HOSTILE in visible  # shown to the reader as text...
@@ -154,16 +221,85 @@ def test_html_is_self_contained_escaped_and_linked() -> None:
         assert view.state_label(state) in visible
 
 
+class _Rows(HTMLParser):
+    """Every table row as (tag, class, text) per cell, the text of nested elements included."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[tuple[str, str, str]]] = []
+        self._open: list[list[str]] = []  # [tag, class, text] of the cells being read
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._open.append([tag, dict(attrs).get("class") or "", ""])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th") and self._open:
+            cell_tag, cls, text = self._open.pop()
+            self.rows[-1].append((cell_tag, cls, text.strip()))
+
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self._open[-1][2] += data
+
+
+def _rows(text: str) -> dict[str, list[tuple[str, str, str]]]:
+    """Table rows by the text of their first cell (the last such row wins)."""
+    parser = _Rows()
+    parser.feed(text)
+    return {row[0][2]: row for row in parser.rows if row}
+
+
+def test_html_grid_shows_both_axes_and_folds_the_findings() -> None:
+    text = reports.render("html", [sample_results()])
+    page = _parse_html(text)
+    matrix = text[text.index('id="matrix"') : text.index('class="repeatability"')]
+    rows = _rows(matrix)
+    _, behaviour, wire, evidence = rows["logprobs"]
+    assert behaviour == ("td", "state s-supported", "✅ supported")
+    assert wire == ("td", "wire w-spec-violated", "📐 spec-violated (2)")
+    assert evidence[2].startswith("1 case passed: chat.logprobs.top2 violations, 1 note")
+    assert VIOLATION in evidence[2] and NOTE in evidence[2] and "&lt;script&gt;" in matrix
+    assert rows["tools"][2][1:] == ("wire w-breaks-sdk", "🧨 breaks-sdk") and SDK_BROKEN in rows["tools"][3][2]
+    assert rows["stream"][1][2] == "✅ supported · 🔀 fails under concurrent requests"
+    assert UNDER_CONCURRENCY in rows["stream"][3][2]
+    assert rows["stop"][2] == ("td", "wire w-unknown", "")  # no 2xx answer: nothing judged, no mark
+    assert matrix.count('<details class="findings">') == 3  # logprobs, tools, stream; clean cells have none
+    assert f"endpoint not served ({NOT_SERVED}): every row is rejected." in "".join(page.text)
+
+    repeat = _rows(text[text.index('class="repeatability"') :])
+    assert [c[2] for c in repeat["chat.completions"]] == ["chat.completions", "yes", "3", "2", "no", ""]
+    assert repeat["embeddings"][1][2] == "no: endpoint not served"
+
+    case = text[text.index('id="r0-c9-chat-logprobs-top"') :]
+    case = case[: case.index("</details>")]
+    assert "<dt>Wire</dt><dd>📐 spec-violated (2)<ul><li>" in case and NOTE in case
+    stream = text[text.index('id="r0-c11-chat-stream-chunks"') :]
+    assert f"<dt>Under concurrency</dt><dd>🔀 fails under concurrent requests: {UNDER_CONCURRENCY}" in stream
+
+
+def test_merged_html_cells_carry_both_axes() -> None:
+    text = reports.render("html", [sample_results("alpha"), sample_results("beta")])
+    _parse_html(text)
+    row = _rows(text[text.index('id="matrix"') :])["logprobs"]
+    assert [c[0] for c in row] == ["th", "td", "td"]  # one cell per provider
+    for _, cls, cell in row[1:]:
+        assert cls == "state s-supported"
+        assert cell.startswith("✅ supported📐 spec-violated (2)2 violations, 1 note") and VIOLATION in cell
+
+
 def test_junit_parses_and_counts_match() -> None:
     run = sample_results()
     root = ET.fromstring(reports.render("junit", [run]).encode())
     suites = root.findall("testsuite")
-    assert sorted(s.get("name") for s in suites) == ["chat.completions", "models"]
+    assert sorted(s.get("name") for s in suites) == ["chat.completions", "embeddings", "models"]
     counts = run.counts()
     assert root.get("tests") == str(len(run.cases))
     assert root.get("failures") == str(counts["fail"] + counts["unsupported"])
     assert root.get("errors") == str(counts["error"])
-    assert root.get("skipped") == str(counts["skipped"])
+    assert root.get("skipped") == str(counts["skipped"] + counts["inconclusive"])
     for suite in suites:
         cases = suite.findall("testcase")
         assert suite.get("tests") == str(len(cases))
@@ -172,20 +308,48 @@ def test_junit_parses_and_counts_match() -> None:
     assert len(by_name) == len(run.cases)
     for case in run.cases:
         tc = by_name[case.case_id]
-        kids = [child.tag for child in tc if child.tag != "system-out"]
+        kids = [child for child in tc if child.tag not in ("system-out", "properties")]
         expected = {
             Verdict.PASS: [],
             Verdict.FAIL: ["failure"],
             Verdict.UNSUPPORTED: ["failure"],
             Verdict.ERROR: ["error"],
             Verdict.SKIPPED: ["skipped"],
+            Verdict.INCONCLUSIVE: ["skipped"],
         }[case.verdict]
-        assert kids == expected, case.case_id
-        if kids:
-            assert tc[0].get("message") == view.one_line(case.reason, 1000)
+        assert [k.tag for k in kids] == expected, case.case_id
+        if kids and case.verdict is not Verdict.INCONCLUSIVE:
+            assert kids[0].get("message") == view.one_line(case.reason, 1000)
     assert by_name["chat.logit_bias.ban"][0].get("type") == "unsupported"
     assert by_name["chat.response_format.json_schema"][0].get("type") == "schema"
     assert "\ufffd" in (by_name["chat.stop.substring"][0].text or "")  # the NUL byte, made XML-legal
+    assert by_name["chat.top_p.narrow"].find("skipped").get("type") == "inconclusive"  # type: ignore[union-attr]
+
+
+def test_junit_carries_the_wire_axis_without_failing_the_testcase() -> None:
+    root = ET.fromstring(reports.render("junit", [sample_results()]).encode())
+    by_name = {tc.get("name"): tc for tc in root.iter("testcase")}
+    violated = by_name["chat.logprobs.top"]
+    assert violated.find("failure") is None and violated.find("error") is None  # it works: it passes
+    props = [(p.get("name"), p.get("value")) for p in violated.iterfind("properties/property")]
+    assert props[0] == ("wire", "spec-violated")
+    listed = next(c for c in sample_cases() if c.case_id == "chat.logprobs.top").violations
+    assert [v for n, v in props if n == "violation"] == listed and listed[0] == VIOLATION
+    out = violated.findtext("system-out") or ""
+    assert f"violation: {VIOLATION}" in out and f"note: {NOTE}" in out
+    broken = by_name["chat.tools.call"]
+    assert broken.find("failure") is None and ("wire", "breaks-sdk") in [
+        (p.get("name"), p.get("value")) for p in broken.iterfind("properties/property")
+    ]
+    concurrent = by_name["chat.stream.chunks"]
+    assert concurrent.find("failure") is None
+    assert f"fails under concurrent requests (passed alone): {UNDER_CONCURRENCY}" in (
+        concurrent.findtext("system-out") or ""
+    )
+    strict = by_name["chat.temperature.greedy"]
+    assert strict.find("system-out") is None  # nothing found beside the verdict: nothing printed
+    assert [(p.get("name"), p.get("value")) for p in strict.iterfind("properties/property")] == [("wire", "strict")]
+    assert by_name["chat.n.three"].find("properties") is None  # no answer: the wire is unknown
 
 
 def test_json_round_trips_through_load(tmp_path: Path) -> None:
@@ -222,8 +386,10 @@ def test_merged_reports_put_providers_side_by_side() -> None:
     root = ET.fromstring(reports.render("junit", [first, second]).encode())
     assert {s.get("name") for s in root.findall("testsuite")} == {
         "alpha: chat.completions",
+        "alpha: embeddings",
         "alpha: models",
         "beta: chat.completions",
+        "beta: embeddings",
         "beta: models",
     }
     assert json.loads(reports.render("json", [first, second]))[1]["run"]["provider"] == "beta"
@@ -258,4 +424,11 @@ def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
     for parameter in ("stop", "response_format", "logit_bias", "n", "seed", "min_p (vllm)"):
         assert f" {parameter} " in text, parameter
     assert " temperature " not in text and " top_k " not in text  # supported: not listed
-    assert "Core parameters supported: 2/7" in text
+    assert "Core parameters supported: 5/13" in text
+    # Not served: one line for the endpoint, none of its rows in the table.
+    assert f"embeddings: every row (2) rejected: endpoint not served ({NOT_SERVED})" in text
+    assert " dimensions " not in text and " input " not in text
+    # Passed alone, failed among concurrent requests: listed, as such and not as broken.
+    stream = next(line for line in text.splitlines() if " stream " in line)
+    assert "✅ supported · 🔀 fails under concurrent requests" in stream and UNDER_CONCURRENCY in stream
+    assert "Wire (cells with a 2xx answer): 4 strict, 1 spec-violated, 1 breaks-sdk" in text

@@ -1,8 +1,10 @@
-"""A hand-built run holding every verdict and every cell state, shared by the report and CLI tests.
+"""A hand-built run holding every verdict, cell state and wire state, shared by the report and CLI tests.
 
 Not a test module itself: it builds data only. Server-supplied text deliberately carries markup,
 table separators, an XML-illegal control character and a leaked API key, so the renderers' escaping
-and scrubbing are exercised by every test that uses it.
+and scrubbing are exercised by every test that uses it. Besides the behaviour states it holds a
+cell that violates the spec (with a note), one that breaks the SDK, one that fails under concurrent
+requests, an inconclusive one, an endpoint that is not served, and the repeatability probe.
 """
 
 from __future__ import annotations
@@ -15,13 +17,20 @@ from conformance.results import (
     CheckOutcome,
     Exchange,
     FailureKind,
+    Repeatability,
     RunInfo,
     RunResults,
     Verdict,
+    WireState,
 )
 
 LEAKED_KEY = "sk-leaked-secret-0123456789"
 HOSTILE = '<script>alert("x")</script> a|b & c'
+VIOLATION = f"probe: body validates: choices[0].message: 'refusal' is a required property {HOSTILE}"
+SDK_BROKEN = "probe: the openai SDK accepts chat.completions.create: ValidationError: tool_calls.0.id"
+NOTE = "probe: optional, and absent or different: body has system_fingerprint"
+UNDER_CONCURRENCY = "error: HTTP 503: server overloaded"
+NOT_SERVED = "POST /embeddings answered HTTP 404"
 
 
 def _exchange(label: str, status: int | None, excerpt: str = "", error: str | None = None) -> Exchange:
@@ -62,6 +71,7 @@ def sample_cases() -> list[CaseResult]:
             Verdict.PASS,
             checks=[ok],
             evidence=[_exchange("probe", 200, '{"id":"x"}')],
+            wire=WireState.STRICT,
         ),
         _case(
             "chat.stop.substring",
@@ -109,7 +119,41 @@ def sample_cases() -> list[CaseResult]:
             profile="vllm",
             failure_kind=FailureKind.BEHAVIOUR,
         ),
-        _case("models.list.shape", "list", Verdict.PASS, endpoint="models"),
+        _case("models.list.shape", "list", Verdict.PASS, endpoint="models", wire=WireState.STRICT),
+        _case(
+            "chat.logprobs.top",
+            "logprobs",
+            Verdict.PASS,
+            wire=WireState.SPEC_VIOLATED,
+            violations=[VIOLATION, "probe: body validates: usage: 'total_tokens' is a required property"],
+            notes=[NOTE],
+            evidence=[_exchange("probe", 200, '{"id":"y"}')],
+        ),
+        _case("chat.tools.call", "tools", Verdict.PASS, wire=WireState.BREAKS_SDK, violations=[SDK_BROKEN]),
+        _case(
+            "chat.stream.chunks",
+            "stream",
+            Verdict.PASS,
+            wire=WireState.STRICT,
+            under_concurrency=UNDER_CONCURRENCY,
+        ),
+        _case(
+            "chat.top_p.narrow",
+            "top_p",
+            Verdict.INCONCLUSIVE,
+            "passes only because two answers differ, and this server's greedy answers differ anyway",
+            wire=WireState.STRICT,
+        ),
+        *(
+            _case(
+                f"embeddings.{parameter}.basic",
+                parameter,
+                Verdict.UNSUPPORTED,
+                f"endpoint not served: {NOT_SERVED}",
+                endpoint="embeddings",
+            )
+            for parameter in ("input", "dimensions")
+        ),
     ]
 
 
@@ -127,4 +171,9 @@ def sample_results(provider: str = "acme <labs>", cases: list[CaseResult] | None
         ),
         cases=cases,
         cells=derive_cells(cases),
+        repeatability=[
+            Repeatability(endpoint="chat.completions", status=200, calls=3, distinct=2, repeats=False),
+            Repeatability(endpoint="embeddings", served=False, status=404, detail=NOT_SERVED),
+            Repeatability(endpoint="models", status=200, detail="no generated text to compare"),
+        ],
     )

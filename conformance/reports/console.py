@@ -2,6 +2,10 @@
 
 The full evidence lives in the written reports; the terminal answers "did it pass, and if not, what
 should I open first". Server text goes in as plain `Text`, never as Rich markup, and is scrubbed.
+
+An endpoint that is not served at all takes one line, not one row per parameter: its rows all say
+the same thing. Cells that pass alone but fail among concurrent requests are listed as such, and the
+wire axis gets one count line (the reports list the violations).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from conformance.reports import view
+from conformance.reports import repeatability, view
 from conformance.reports.scrub import scrub
-from conformance.results import Cell, CellState, RunResults, Verdict
+from conformance.results import Cell, CellState, RunResults, Verdict, WireState
 
 _VERDICT_STYLE = {
     Verdict.PASS: "green",
@@ -39,13 +43,24 @@ def summary(results: RunResults, secrets: Sequence[str | None] = ()) -> Renderab
     verdicts.add_row(*(str(counts[v.value]) for v in Verdict), str(len(results.cases)))
 
     cells = view.cells_of(results)
-    attention = [c for c in cells if c.state is not CellState.SUPPORTED]
+    unserved = repeatability.unserved(results)
+    attention = [
+        c
+        for c in cells
+        if (c.state is not CellState.SUPPORTED or c.under_concurrency)
+        and not (c.endpoint in unserved and c.state is CellState.REJECTED)
+    ]
     parts: list[RenderableType] = [
         t(f"{info.provider} · model {info.model} · {info.base_url}", "bold"),
         verdicts,
     ]
+    for endpoint, detail in sorted(unserved.items()):
+        rows = sum(c.endpoint == endpoint for c in cells)
+        parts.append(
+            t(f"{endpoint}: every row ({rows}) rejected: endpoint not served ({detail})", "red")
+        )
     if attention:
-        table = Table(title="Parameters not supported", title_justify="left")
+        table = Table(title="Parameters that need attention", title_justify="left")
         table.add_column("endpoint")
         table.add_column("parameter")
         table.add_column("state", no_wrap=True)
@@ -55,14 +70,33 @@ def summary(results: RunResults, secrets: Sequence[str | None] = ()) -> Renderab
             table.add_row(
                 t(cell.endpoint),
                 t(parameter),
-                t(view.state_label(cell.state)),
-                t(view.one_line(cell.summary, 240)),
+                t(view.behaviour_label(cell)),
+                t(view.one_line(_evidence(cell), 240)),
             )
         parts.append(table)
     parts.append(
         t(f"Core parameters supported: {view.score(cells)}; all parameters: {_all_supported(cells)}")
     )
+    wire = _wire_line(cells)
+    if wire:
+        parts.append(t(wire))
     return Group(*parts)
+
+
+def _evidence(cell: Cell) -> str:
+    if cell.state is CellState.SUPPORTED and cell.under_concurrency:
+        return "passed alone; among concurrent requests: " + "; ".join(cell.under_concurrency)
+    return cell.summary
+
+
+def _wire_line(cells: Sequence[Cell]) -> str:
+    """How many judged cells were strict, violated the spec, broke the SDK; "" when none was judged."""
+    judged = [c for c in cells if c.wire is not WireState.UNKNOWN]
+    if not judged:
+        return ""
+    counts = {w: sum(c.wire is w for c in judged) for w in (WireState.STRICT, WireState.SPEC_VIOLATED, WireState.BREAKS_SDK)}
+    listed = ", ".join(f"{n} {w.value}" for w, n in counts.items())
+    return f"Wire (cells with a 2xx answer): {listed}" + ("; the violations are in the reports" if len(judged) > counts[WireState.STRICT] else "")
 
 
 def _all_supported(cells: Sequence[Cell]) -> str:

@@ -4,6 +4,9 @@ It is what a provider attaches to an issue or publishes next to their docs, so i
 or a CI artifact with no server, network or script: inline CSS only, `<details>` for expanding, and
 every piece of server-supplied text escaped (responses are data, never markup). Several runs render
 as one table with a column per provider; each cell shows its evidence on hover and links to it.
+
+Each cell reads at a glance on both axes (behaviour, then the wire mark) and folds the text behind
+the marks (violations, failures under concurrent requests, notes) into a `<details>` of its own.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from typing import Any
 from conformance import compare
 from conformance.fuzz import report as fuzz_report
 from conformance.matrix import case_state
-from conformance.reports import changes, claims, sdks, view
-from conformance.results import CaseResult, Cell, CellState, Exchange, RunResults, Verdict
+from conformance.reports import changes, claims, findings, repeatability, sdks, view
+from conformance.results import CaseResult, Cell, Exchange, RunResults, Verdict, WireState
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:78rem;
@@ -33,9 +36,12 @@ a{color:inherit}
 .state{white-space:nowrap;font-weight:600}
 .s-supported{background:#e5f6e8}.s-accepted-but-ignored{background:#fff4d6}.s-rejected{background:#fde4e4}
 .s-broken{background:#f9d2d2}.s-schema-invalid{background:#efe2fb}.s-untested,.s-not-run{background:#f1f1f1;color:#666}
+.s-inconclusive{background:#eef1fb}
+.wire{white-space:nowrap;font-weight:400;font-size:12.5px}.w-spec-violated{color:#8a4b00}.w-breaks-sdk{color:#8e1010}
+.w-strict{color:#1b7a32}details.findings{font-weight:400;font-size:12.5px}details.findings ul{margin:.2rem 0 .2rem 1rem;padding:0}
 .v{display:inline-block;min-width:6.5rem;font-weight:600}
 .v-pass{color:#1b7a32}.v-fail{color:#a15c00}.v-unsupported{color:#b42318}.v-error{color:#8e1010}
-.v-skipped{color:#666}
+.v-skipped{color:#666}.v-inconclusive{color:#5a4fb0}
 details.case{border:1px solid #e3e5ea;border-radius:4px;margin:.3rem 0;padding:.2rem .6rem}
 details.case[open]{background:#fcfcfd}
 details.case>summary{cursor:pointer}
@@ -86,14 +92,36 @@ def _deciding_case(cell: Cell, run: RunResults) -> str:
     return cell.case_ids[0] if cell.case_ids else ""
 
 
-def _state_cell(cell: Cell | None, run: RunResults, run_index: int, anchors: _Anchors) -> str:
+def _wire_mark(cell: Cell, tag: str) -> str:
+    """The wire axis as its own element (a <td> in the single-run grid, a line of the cell otherwise)."""
+    label = view.cell_wire_label(cell)
+    if not label and tag != "td":
+        return ""
+    return f'<{tag} class="wire w-{_slug(cell.wire.value)}">{_e(label)}</{tag}>'
+
+
+def _findings(cell: Cell, run_index: int, anchors: _Anchors) -> str:
+    """The cell's violations, concurrency failures and notes, folded; each case links to its evidence."""
+
+    def link(case_id: str) -> str:
+        target = anchors.case(run_index, case_id)
+        code = f"<code>{_e(case_id)}</code>"
+        return f'<a href="#{target}">{code}</a>' if target else code
+
+    return findings.html_details(cell, link)
+
+
+def _state_cell(cell: Cell | None, run: RunResults, run_index: int, anchors: _Anchors, single: bool) -> str:
+    """The behaviour cell, linked to its deciding case; the wire beside it (single) or under it."""
     if cell is None:
-        return '<td class="state s-not-run">not run</td>'
-    label = _e(view.state_label(cell.state))
+        return '<td class="state s-not-run">not run</td>' + ("<td></td>" if single else "")
+    label = _e(view.behaviour_label(cell))
     target = anchors.case(run_index, _deciding_case(cell, run))
     inner = f'<a href="#{target}">{label}</a>' if target else label
     hover = _e(view.one_line(view.evidence_summary(cell), 600))
-    return f'<td class="state s-{_slug(cell.state.value)}" title="{hover}">{inner}</td>'
+    extra = "" if single else _wire_mark(cell, "div") + _findings(cell, run_index, anchors)
+    behaviour = f'<td class="state s-{_slug(cell.state.value)}" title="{hover}">{inner}{extra}</td>'
+    return behaviour + (_wire_mark(cell, "td") if single else "")
 
 
 def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) -> list[str]:
@@ -110,6 +138,7 @@ def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) ->
             for lab, r in zip(labels, runs, strict=True)
         )
         out.append(f"<h3><code>{_e(endpoint)}</code></h3><p>Core parameters supported: {scores}</p>")
+        out += _unserved(runs, labels, endpoint)
         features = view.feature_table(runs, endpoint)
         if features:
             fhead = "<th>State</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
@@ -122,20 +151,22 @@ def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) ->
                 f"<tbody>{fbody}</tbody></table>"
             )
         head = "<th>Evidence</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
-        width = 3 if single else 1 + len(runs)
-        out.append(
-            f"<table><thead><tr><th>Parameter</th>{'<th>State</th>' if single else ''}{head}</tr></thead><tbody>"
-        )
+        width = 4 if single else 1 + len(runs)
+        axes = "<th>Behaviour</th><th>Wire</th>" if single else ""
+        out.append(f"<table><thead><tr><th>Parameter</th>{axes}{head}</tr></thead><tbody>")
         profile = view.CORE
         for row in mine:
             if row.profile != profile:
                 profile = row.profile
                 out.append(f'<tr class="profile"><th colspan="{width}">{_e(profile)} extensions</th></tr>')
             cells = "".join(
-                _state_cell(ix.get(row), run, i, anchors)
+                _state_cell(ix.get(row), run, i, anchors, single)
                 for i, (ix, run) in enumerate(zip(indexes, runs, strict=True))
             )
-            evidence = f"<td>{_e(view.evidence_summary(indexes[0][row]))}</td>" if single else ""
+            evidence = ""
+            if single:
+                cell = indexes[0][row]
+                evidence = f"<td>{_e(view.evidence_summary(cell))}{_findings(cell, 0, anchors)}</td>"
             out.append(f"<tr><th><code>{_e(row.parameter)}</code></th>{cells}{evidence}</tr>")
         out.append("</tbody>")
         if not single:  # the per-provider score of this endpoint, under its column
@@ -166,13 +197,25 @@ def _scores(runs: Sequence[RunResults], labels: list[str]) -> str:
     )
 
 
+def _unserved(runs: Sequence[RunResults], labels: list[str], endpoint: str) -> list[str]:
+    """Under an endpoint's heading: the runs that found it not served, the one reason for its rows."""
+    out = []
+    for label, run in zip(labels, runs, strict=True):
+        detail = repeatability.unserved(run).get(endpoint)
+        if detail is not None:
+            who = f"{_e(label)}: " if len(runs) > 1 else ""
+            out.append(f'<p class="bad">{who}<b>endpoint not served</b> ({_e(detail)}): every row is rejected.</p>')
+    return out
+
+
 def _legend() -> str:
-    items = "".join(
-        f'<li><span class="state s-{_slug(s.value)}">{_e(view.state_label(s))}</span> '
-        f"{_e(view.STATE_MEANING[s])}</li>"
-        for s in CellState
+    groups = "".join(
+        f"<li>{_e(axis.capitalize())}<ul>"
+        + "".join(f"<li><b>{_e(label)}</b> {_e(meaning)}</li>" for label, meaning in items)
+        + "</ul></li>"
+        for axis, items in view.legend_groups()
     )
-    return f'<details class="legend"><summary>Legend</summary><ul>{items}</ul></details>'
+    return f'<details class="legend"><summary>Legend</summary><ul>{groups}</ul></details>'
 
 
 def _runs_table(runs: Sequence[RunResults], labels: list[str]) -> str:
@@ -231,6 +274,7 @@ def _case(case: CaseResult, anchor: str | None) -> str:
     ]
     if case.reason:
         out.append(f"<dt>Reason</dt><dd>{_e(case.reason)}</dd>")
+    out += _case_axes(case)
     out.append("</dl>")
     if case.checks:
         out.append(
@@ -246,6 +290,25 @@ def _case(case: CaseResult, anchor: str | None) -> str:
     out += [_exchange(ex) for ex in case.evidence]
     out.append("</details>")
     return "".join(out)
+
+
+def _case_axes(case: CaseResult) -> list[str]:
+    """The case's wire state and what else it found, as <dl> rows; nothing for an unjudged wire."""
+
+    def listed(lines: Sequence[str]) -> str:
+        return "<ul>" + "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul>"
+
+    out = []
+    if case.wire is not WireState.UNKNOWN:
+        out.append(f"<dt>Wire</dt><dd>{_e(view.wire_label(case.wire, len(case.violations)))}")
+        out.append((listed(case.violations) if case.violations else "") + "</dd>")
+    if case.under_concurrency:
+        out.append(f"<dt>Under concurrency</dt><dd>{_e(view.CONCURRENCY_MARK)}: {_e(case.under_concurrency)}</dd>")
+    if case.notes:
+        out.append(f"<dt>Notes</dt><dd>{listed(case.notes)}</dd>")
+    if case.attempts > 1:
+        out.append(f"<dt>Attempts</dt><dd>{case.attempts}</dd>")
+    return out
 
 
 def _cases(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) -> list[str]:
@@ -275,6 +338,10 @@ def render(runs: Sequence[RunResults]) -> str:
         _runs_table(runs, labels),
         *([_scores(runs, labels)] if len(runs) > 1 else []),
         *_matrix(runs, labels, anchors),
+        *(
+            repeatability.html_section(run, lab if len(runs) > 1 else "")
+            for lab, run in zip(labels, runs, strict=True)
+        ),
         *(claims.html_section(run, lab) for lab, run in zip(labels, runs, strict=True)),
         *(
             (f"<h3>{_e(lab)}</h3>" if len(runs) > 1 else "")

@@ -2,6 +2,10 @@
 
 One testsuite per endpoint, one testcase per case. A refused parameter is a failure, not a skip: the
 server does not do what OpenAI's API does, and a CI dashboard should show that in red.
+
+A testcase's outcome is the behaviour axis alone. The wire axis rides along as properties ("wire",
+one "violation" each) and in system-out, with failures under concurrent requests and notes: a schema
+nit must not turn a working parameter red, but a CI dashboard should still carry it.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Sequence
 
 from conformance.fuzz import report as fuzz_report
 from conformance.reports import sdks, view
-from conformance.results import CaseResult, RunResults, Verdict
+from conformance.results import CaseResult, RunResults, Verdict, WireState
 
 # Characters XML 1.0 cannot carry at all, not even escaped; a response excerpt may hold any of them.
 _NOT_XML = re.compile("[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -38,6 +42,25 @@ def _details(case: CaseResult) -> str:
     return "\n".join(lines).strip()
 
 
+def _wire_properties(el: ET.Element, case: CaseResult) -> None:
+    if case.wire is WireState.UNKNOWN:
+        return
+    props = ET.SubElement(el, "properties")
+    ET.SubElement(props, "property", name="wire", value=case.wire.value)
+    for violation in case.violations:
+        ET.SubElement(props, "property", name="violation", value=_x(view.one_line(violation, 1000)))
+
+
+def _system_out(case: CaseResult) -> str:
+    """What the case found beside its verdict: wire violations, a failure under concurrency, notes."""
+    lines = [f"wire: {case.wire.value}"] if case.wire is not WireState.UNKNOWN else []
+    lines += [f"  violation: {v}" for v in case.violations]
+    if case.under_concurrency:
+        lines.append(f"fails under concurrent requests (passed alone): {case.under_concurrency}")
+    lines += [f"note: {n}" for n in case.notes]
+    return "\n".join(lines) if case.violations or case.under_concurrency or case.notes else ""
+
+
 def _testcase(parent: ET.Element, case: CaseResult, classprefix: str) -> None:
     el = ET.SubElement(
         parent,
@@ -46,6 +69,7 @@ def _testcase(parent: ET.Element, case: CaseResult, classprefix: str) -> None:
         classname=_x(f"{classprefix}{case.endpoint}.{case.parameter}"),
         time=f"{case.duration_s:.3f}",
     )
+    _wire_properties(el, case)
     message = _x(view.one_line(case.reason, 1000))
     if case.verdict is Verdict.FAIL:
         kind = case.failure_kind.value if case.failure_kind else "fail"
@@ -58,6 +82,9 @@ def _testcase(parent: ET.Element, case: CaseResult, classprefix: str) -> None:
         ET.SubElement(el, "skipped", message=message)
     elif case.verdict is Verdict.INCONCLUSIVE:  # no evidence either way: neither passed nor failed
         ET.SubElement(el, "skipped", message=f"inconclusive: {message}", type="inconclusive")
+    found = _system_out(case)
+    if found:
+        ET.SubElement(el, "system-out").text = _x(found)
 
 
 def _tally(cases: Sequence[CaseResult]) -> dict[str, str]:

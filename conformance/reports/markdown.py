@@ -1,19 +1,21 @@
 """matrix.md: the "supported parameters" table per endpoint, as servers' compatibility docs show it.
 
-One run gives parameter | state | evidence; several runs give one column per provider, so the same
-file answers both "what does my server support" and "how do these servers compare".
+One run gives parameter | behaviour | wire | evidence; several runs give one column per provider
+with both axes in each cell, so the same file answers both "what does my server support" and "how
+do these servers compare". The text behind the marks (violations, failures under concurrent
+requests, notes) follows the tables, then the repeatability probe the verdicts were read against.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from tabulate import tabulate
 
 from conformance import compare
 from conformance.fuzz import report as fuzz_report
-from conformance.reports import changes, claims, sdks, view
-from conformance.results import CellState, RunResults
+from conformance.reports import changes, claims, findings, repeatability, sdks, view
+from conformance.results import RunResults
 
 
 def _cell(text: str) -> str:
@@ -30,8 +32,21 @@ def _table(rows: list[list[str]], headers: list[str]) -> str:
 
 
 def _legend() -> str:
-    items = [f"{view.STATE_SYMBOL[s]} {s.value}: {view.STATE_MEANING[s]}" for s in CellState]
-    return "Legend: " + " · ".join(items)
+    return "\n\n".join(
+        f"Legend ({axis}): " + " · ".join(f"{label}: {meaning}" for label, meaning in items)
+        for axis, items in view.legend_groups()
+    )
+
+
+def _unserved_lines(runs: Sequence[RunResults], labels: Sequence[str], endpoint: str) -> list[str]:
+    """Under an endpoint's heading: which runs found it not served, the one reason for all its rows."""
+    out = []
+    for label, run in zip(labels, runs, strict=True):
+        detail = repeatability.unserved(run).get(endpoint)
+        if detail is not None:
+            who = f"{_cell(label)}: " if len(runs) > 1 else ""
+            out += [f"{who}**endpoint not served** ({_cell(detail)}): every row is rejected.", ""]
+    return out
 
 
 def _header_single(run: RunResults) -> list[str]:
@@ -56,9 +71,10 @@ def _endpoint_tables(
     headers: list[str],
     score_line: str,
     features: list[list[str]],
+    unserved: list[str],
 ) -> list[str]:
     """Core rows as one table, then one table per extension profile; `columns` holds a row's cells."""
-    out = [f"## `{endpoint}`", "", score_line, ""]
+    out = [f"## `{endpoint}`", "", score_line, "", *unserved]
     if features:
         out += [_table(features, ["Feature", *headers[1 : len(features[0])]]), ""]
     profiles = sorted({r.profile for r in rows}, key=lambda p: (p != view.CORE, p))
@@ -68,6 +84,16 @@ def _endpoint_tables(
             out += [f"### `{endpoint}`: {_cell(profile)} extensions", ""]
         out += [_table(chosen, headers), ""]
     return out
+
+
+# What follows the matrix tables, in order; each returns [] when the run has nothing for it.
+_SECTIONS: list[Callable[[RunResults], list[str]]] = [
+    lambda run: findings.markdown_section(run, _cell),
+    lambda run: repeatability.markdown_section(run, _table, _cell),
+    claims.markdown_section,
+    lambda run: sdks.markdown_section(run, _cell),
+    lambda run: ["", fuzz_report.markdown_section(run.fuzz)] if run.fuzz is not None else [],
+]
 
 
 def render_single(run: RunResults) -> str:
@@ -82,19 +108,28 @@ def render_single(run: RunResults) -> str:
     for endpoint in view.endpoints(rows):
         mine = [r for r in rows if r.endpoint == endpoint]
         columns = [
-            [_code(r.parameter), view.state_label(index[r].state), _cell(view.evidence_summary(index[r]))]
+            [
+                _code(r.parameter),
+                view.behaviour_label(index[r]),
+                view.cell_wire_label(index[r]),
+                _cell(view.evidence_summary(index[r])),
+            ]
             for r in mine
         ]
         score_line = f"Core parameters supported: {view.score(cells, endpoint)}"
         out += _endpoint_tables(
-            endpoint, mine, columns, ["Parameter", "State", "Evidence"], score_line, view.feature_table([run], endpoint)
+            endpoint,
+            mine,
+            columns,
+            ["Parameter", "Behaviour", "Wire", "Evidence"],
+            score_line,
+            view.feature_table([run], endpoint),
+            _unserved_lines([run], [run.run.provider], endpoint),
         )
     if not rows:
         out += ["No parameters were measured.", ""]
-    out += claims.markdown_section(run)
-    out += sdks.markdown_section(run, _cell)
-    if run.fuzz is not None:
-        out += ["", fuzz_report.markdown_section(run.fuzz)]
+    for section in _SECTIONS:
+        out += section(run)
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -124,27 +159,20 @@ def render_merged(runs: Sequence[RunResults]) -> str:
     headers = ["Parameter", *(_cell(lab) for lab in labels)]
     for endpoint in view.endpoints(rows):
         mine = [r for r in rows if r.endpoint == endpoint]
-        columns = [
-            [_code(r.parameter), *(view.state_label(ix[r].state) if r in ix else "not run" for ix in indexes)]
-            for r in mine
-        ]
+        columns = [[_code(r.parameter), *(view.cell_label(ix[r]) if r in ix else "not run" for ix in indexes)] for r in mine]
         scores = ", ".join(
             f"{_cell(lab)} {view.score(view.cells_of(r), endpoint)}"
             for lab, r in zip(labels, runs, strict=True)
         )
         score_line = f"Core parameters supported: {scores}"
-        out += _endpoint_tables(endpoint, mine, columns, headers, score_line, view.feature_table(runs, endpoint))
-    for label, run in zip(labels, runs, strict=True):
-        section = claims.markdown_section(run)
-        if section:
-            out += [f"**{_cell(label)}**", "", *section]
-    for label, run in zip(labels, runs, strict=True):
-        section = sdks.markdown_section(run, _cell)
-        if section:
-            out += [f"**{_cell(label)}**", "", *section]
-    for label, run in zip(labels, runs, strict=True):
-        if run.fuzz is not None:
-            out += ["", f"**{_cell(label)}**", "", fuzz_report.markdown_section(run.fuzz)]
+        features = view.feature_table(runs, endpoint)
+        unserved = _unserved_lines(runs, labels, endpoint)
+        out += _endpoint_tables(endpoint, mine, columns, headers, score_line, features, unserved)
+    for section in _SECTIONS:  # each section for every run in turn, labelled
+        for label, run in zip(labels, runs, strict=True):
+            lines = section(run)
+            if lines:
+                out += [f"**{_cell(label)}**", "", *lines]
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from conformance.matrix import derive_cells
-from conformance.results import CaseResult, Cell, CellState, RunResults, Verdict
+from conformance.results import CaseResult, Cell, CellState, RunResults, Verdict, WireState
 
 STATE_SYMBOL: dict[CellState, str] = {
     CellState.SUPPORTED: "✅",
@@ -34,6 +34,26 @@ STATE_MEANING: dict[CellState, str] = {
     CellState.UNTESTED: "every case was skipped: no evidence either way",
 }
 
+# The second axis. "unknown" has no mark: a refused or broken cell has no answer to judge, and its
+# behaviour symbol already says so; every judged cell carries one of the other three.
+WIRE_SYMBOL: dict[WireState, str] = {
+    WireState.STRICT: "🟢",
+    WireState.SPEC_VIOLATED: "📐",
+    WireState.BREAKS_SDK: "🧨",
+    WireState.UNKNOWN: "",
+}
+
+WIRE_MEANING: dict[WireState, str] = {
+    WireState.STRICT: "every answer validated against OpenAI's schema and the SDK's types",
+    WireState.SPEC_VIOLATED: "the SDK accepts the answers, but they violate the spec (the violations are listed)",
+    WireState.BREAKS_SDK: "the official SDK throws on an answer",
+    WireState.UNKNOWN: "no 2xx answer to judge (refused, broken or not run)",
+}
+
+# A case that failed among concurrent requests and passed alone: its cell keeps the state alone.
+CONCURRENCY_MARK = "🔀 fails under concurrent requests"
+CONCURRENCY_MEANING = "passed when run alone, but failed while other requests were in flight"
+
 VERDICT_SYMBOL: dict[Verdict, str] = {
     Verdict.PASS: "✅",
     Verdict.FAIL: "✗",
@@ -48,6 +68,40 @@ CORE = "core"
 
 def state_label(state: CellState) -> str:
     return f"{STATE_SYMBOL[state]} {state.value}"
+
+
+def wire_label(wire: WireState, violations: int = 0) -> str:
+    """The wire axis in words, with the number of violations; "" for unknown (nothing judged)."""
+    if wire is WireState.UNKNOWN:
+        return ""
+    count = f" ({violations})" if wire is WireState.SPEC_VIOLATED and violations else ""
+    return f"{WIRE_SYMBOL[wire]} {wire.value}{count}"
+
+
+def behaviour_label(cell: Cell) -> str:
+    """The behaviour axis of a cell: its state, and whether it fails under concurrent requests."""
+    label = state_label(cell.state)
+    return f"{label} · {CONCURRENCY_MARK}" if cell.under_concurrency else label
+
+
+def cell_wire_label(cell: Cell) -> str:
+    return wire_label(cell.wire, len(cell.violations))
+
+
+def cell_label(cell: Cell) -> str:
+    """Both axes in one line, for a grid with one column per run: "✅ supported · 📐 spec-violated (2)"."""
+    return " · ".join(part for part in (behaviour_label(cell), cell_wire_label(cell)) if part)
+
+
+def legend_groups() -> list[tuple[str, list[tuple[str, str]]]]:
+    """(axis, [(label, meaning)]) for every mark a cell can carry, behaviour first, then the wire."""
+    behaviour = [(state_label(s), STATE_MEANING[s]) for s in CellState]
+    behaviour.append((CONCURRENCY_MARK, CONCURRENCY_MEANING))
+    wire = [
+        (f"{WIRE_SYMBOL[w]} {w.value}" if WIRE_SYMBOL[w] else f"(no mark) {w.value}", WIRE_MEANING[w])
+        for w in WireState
+    ]
+    return [("behaviour", behaviour), ("wire", wire)]
 
 
 def cells_of(run: RunResults) -> list[Cell]:

@@ -1,0 +1,68 @@
+"""The repeatability table: per endpoint, was it served, and did identical greedy requests agree?
+
+It is the context every other verdict of the run is read in: an endpoint not served makes all its
+rows "rejected", and a server whose greedy answers differ makes the checks comparing two answers
+inconclusive. Measured by conformance.probes before any case ran (and updated when a retry showed
+answers that do not repeat); runs without it (older files) render nothing here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from html import escape
+
+from conformance.results import Repeatability, RunResults
+
+HEADERS = ["Endpoint", "Served", "Greedy calls", "Distinct answers", "Repeats", "Detail"]
+INTRO = "Probed before any case ran: identical greedy requests per endpoint (specs/probes.yaml)."
+
+
+def _repeats(record: Repeatability) -> str:
+    return {True: "yes", False: "no", None: "not measured"}[record.repeats]
+
+
+def rows(run: RunResults) -> list[list[str]]:
+    """One row per probed endpoint, as text in HEADERS order."""
+    return [
+        [
+            r.endpoint,
+            "yes" if r.served else "no: endpoint not served",
+            str(r.calls),
+            str(r.distinct) if r.calls else "–",
+            _repeats(r),
+            r.detail,
+        ]
+        for r in sorted(run.repeatability, key=lambda r: r.endpoint)
+    ]
+
+
+def unserved(run: RunResults) -> dict[str, str]:
+    """Endpoints whose route answered 404/405: endpoint -> what the probe saw."""
+    return {r.endpoint: r.detail for r in run.repeatability if not r.served}
+
+
+def markdown_section(
+    run: RunResults, table: Callable[[list[list[str]], list[str]], str], text: Callable[[str], str]
+) -> list[str]:
+    """`table` renders a GitHub table, `text` escapes a cell: the matrix's own helpers."""
+    found = rows(run)
+    if not found:
+        return []
+    body = [[f"`{text(row[0])}`", *(text(v) for v in row[1:])] for row in found]
+    return ["## Repeatability", "", INTRO, "", table(body, HEADERS), ""]
+
+
+def html_section(run: RunResults, label: str = "") -> str:
+    found = rows(run)
+    if not found:
+        return ""
+    head = "".join(f"<th>{escape(h)}</th>" for h in HEADERS)
+    body = "".join(
+        f"<tr><th><code>{escape(row[0])}</code></th>{''.join(f'<td>{escape(v)}</td>' for v in row[1:])}</tr>"
+        for row in found
+    )
+    title = f"Repeatability: {escape(label)}" if label else "Repeatability"
+    return (
+        f'<section class="repeatability"><h2>{title}</h2><p>{escape(INTRO)}</p>'
+        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></section>"
+    )
