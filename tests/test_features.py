@@ -10,14 +10,24 @@ from test_reports_sample import sample_results
 from conformance import features
 from conformance.api import list_cases
 from conformance.reports import html, markdown
-from conformance.results import Cell, CellState
+from conformance.results import Cell, CellState, WireState
 
 # Features the list names before any case measures them: shown as "not measured", never as supported.
 NOT_YET_MEASURED: set[tuple[str, str]] = set()
 
 
-def _cell(parameter: str, state: CellState, endpoint: str = "chat.completions") -> Cell:
-    return Cell(endpoint=endpoint, parameter=parameter, state=state, case_ids=[f"{parameter}.case"])
+def _cell(
+    parameter: str, state: CellState, endpoint: str = "chat.completions", wire: WireState = WireState.UNKNOWN
+) -> Cell:
+    violations = [f"{parameter}: body validates: a schema nit"] if wire is WireState.SPEC_VIOLATED else []
+    return Cell(
+        endpoint=endpoint,
+        parameter=parameter,
+        state=state,
+        case_ids=[f"{parameter}.case"],
+        wire=wire,
+        violations=violations,
+    )
 
 
 STREAMING = features.Feature("chat.completions", "Streaming", ("stream", "stream_options.include_usage"))
@@ -76,3 +86,18 @@ def test_reports_show_the_feature_boxes() -> None:
         assert 'class="features"' in page
         for status in table:
             assert status.feature.name in md
+
+
+@pytest.mark.parametrize("wire", [WireState.SPEC_VIOLATED, WireState.BREAKS_SDK])
+def test_the_roll_up_reads_the_behaviour_axis_only(wire: WireState) -> None:
+    """A server that streams fine with a schema nit is a streaming server: the nit is the wire's to show."""
+    (streaming,) = [f for f in features.load_features() if (f.endpoint, f.name) == ("chat.completions", "Streaming")]
+    cells = [_cell(row, CellState.SUPPORTED, wire=wire) for row in streaming.rows]
+    (status,) = features.summarise([streaming], cells, "chat.completions")
+    assert status.state is features.FeatureState.SUPPORTED
+    run = sample_results(cases=[]).model_copy(update={"cells": cells})
+    row = next(line for line in markdown.render([run]).splitlines() if line.startswith("| Streaming"))
+    assert "✅ supported" in row
+    page = html.render([run])
+    assert "<tr><th>Streaming</th><td>✅ supported</td></tr>" in page
+    assert wire.value in page  # ...while the grid still shows the wire problem
