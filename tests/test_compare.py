@@ -21,8 +21,10 @@ from conformance.results import (
     RunResults,
     Verdict,
     WireState,
+    load,
     save,
 )
+from reference_server.launcher import RunningServer
 
 _VERDICT_FOR = {
     CellState.SUPPORTED: (Verdict.PASS, None),
@@ -234,3 +236,55 @@ def test_diff_reads_a_format_1_baseline(tmp_path: Path) -> None:
     proc = conformance("diff", str(path), str(new), env={"COLUMNS": "400"})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 changed" in proc.stdout
+
+
+# A real run's wire violation: listing models is answered fine (behaviour passes), but the answer is
+# checked against the wrong schema on purpose, so the wire axis of `as_model` says spec-violated.
+WIRE_SUITE = """
+endpoint: models
+cases:
+  - id: own.list
+    parameter: list
+    steps:
+      - sdk: models.list
+        expect:
+          - status: 200
+  - id: own.list_as_a_model
+    parameter: as_model
+    steps:
+      - sdk: models.list
+        expect:
+          - status: 200
+          - schema: Model
+"""
+
+
+def test_run_baseline_gate_fails_on_a_wire_regression(server: RunningServer, tmp_path: Path) -> None:
+    cases = tmp_path / "cases"
+    cases.mkdir()
+    (cases / "own.yaml").write_text(WIRE_SUITE, encoding="utf-8")
+    common = ("run", "--base-url", server.base_url, "--cases-dir", str(cases))
+    conformance(*common, "--out", str(tmp_path / "first"))
+    baseline = tmp_path / "first" / "results.json"
+    cells = {c.parameter: c for c in load(baseline).cells}
+    assert (cells["as_model"].state, cells["as_model"].wire) == (CellState.SUPPORTED, WireState.SPEC_VIOLATED)
+    assert cells["list"].wire is WireState.STRICT
+
+    same = conformance(*common, "--baseline", str(baseline), "--out", str(tmp_path / "same"))
+    assert same.returncode == 0, same.stdout + same.stderr  # a known violation is no regression
+    assert "0 regression(s)" in same.stdout
+
+    data = json.loads(baseline.read_text(encoding="utf-8"))
+    for cell in data["cells"]:
+        if cell["parameter"] == "as_model":
+            cell["wire"], cell["violations"] = "strict", []
+    strict = tmp_path / "strict.json"
+    strict.write_text(json.dumps(data), encoding="utf-8")
+    worse = conformance(
+        *common, "--baseline", str(strict), "--out", str(tmp_path / "worse"), env={"COLUMNS": "300"}
+    )
+    assert worse.returncode == 1, worse.stdout + worse.stderr
+    assert "1 regression(s)" in worse.stdout
+    assert "supported · wire strict" in worse.stdout and "supported · wire spec-violated" in worse.stdout
+    matrix = (tmp_path / "worse" / "matrix.md").read_text(encoding="utf-8")
+    assert "| **regression** | `models` | `as_model` | supported · wire strict | supported · wire spec-violated |" in matrix
