@@ -432,3 +432,22 @@ def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
     stream = next(line for line in text.splitlines() if " stream " in line)
     assert "✅ supported · 🔀 fails under concurrent requests" in stream and UNDER_CONCURRENCY in stream
     assert "Wire (cells with a 2xx answer): 4 strict, 1 spec-violated, 1 breaks-sdk" in text
+
+
+# Results of real runs, committed in format 1 (one axis): they must still load and render.
+FORMAT_1_RUN = Path(__file__).resolve().parent.parent / "reports" / "llama-cpp-python" / "results.json"
+
+
+@pytest.mark.skipif(not FORMAT_1_RUN.is_file(), reason="the committed llama-cpp-python run is not in this tree")
+def test_a_format_1_run_renders_with_its_wire_unknown() -> None:
+    run = load(FORMAT_1_RUN)
+    assert run.format_version == 1 and not run.repeatability
+    md = markdown.render([run])
+    grid = [r for t in _md_tables(md) if t[0] == ["Parameter", "Behaviour", "Wire", "Evidence"] for r in t[2:]]
+    assert grid and all(r[2] == "" for r in grid)  # nothing was judged on the wire then: no mark
+    assert {r[1] for r in grid} >= {view.state_label(CellState.SUPPORTED)}
+    for heading in ("Wire violations", "Fails under concurrent requests", "Notes", "Repeatability"):
+        assert f"## {heading}\n" not in md
+    _parse_html(reports.render("html", [run]))
+    root = ET.fromstring(reports.render("junit", [run]).encode())
+    assert "wire" not in {p.get("name") for p in root.iter("property")}

@@ -2,7 +2,9 @@
 
 A run made with --baseline carries its comparison in results.json, so matrix.md and report.html put
 it at the top; `conformance diff` prints the same table. Regressions are what fail the gate, so they
-come first and are never folded away; improvements, added and removed rows follow.
+come first and are never folded away; improvements, changes that are neither (see conformance.compare),
+added and removed rows follow. "Was" and "now" show both axes ("supported · wire spec-violated"), so a
+regression on the wire reads as one even when the behaviour did not move.
 """
 
 from __future__ import annotations
