@@ -1,6 +1,7 @@
 """The merged HTML report in a real headless Chromium (Debian's package): it loads from disk with no
 server or network, the browser's own DOM has the provider-by-parameter table with evidence on
-hover (title) and click (link to the case), and it renders to a screenshot."""
+hover (title) and click (link to the case), both axes in each cell with the findings folded in a
+<details>, and it renders to a screenshot."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from test_compare import make_run
 
 from conformance.reports import render
-from conformance.results import CellState
+from conformance.results import CellState, WireState
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # In CI the browser must really run: .ci/run installs Debian's chromium, so a missing one is a failure.
@@ -69,14 +70,15 @@ class _Table(HTMLParser):
 
 def _merged_report(tmp_path: Path) -> Path:
     alpha = make_run(
-        {"chat.completions/stop": CellState.SUPPORTED, "chat.completions/n": CellState.IGNORED,
-         "models/list": CellState.SUPPORTED},
+        {"chat.completions/stop": (CellState.SUPPORTED, WireState.SPEC_VIOLATED),
+         "chat.completions/n": CellState.IGNORED, "models/list": CellState.SUPPORTED},
         provider="alpha-server",
     )  # fmt: skip
     beta = make_run(
         {"chat.completions/stop": CellState.BROKEN, "chat.completions/n": CellState.SUPPORTED,
          "models/list": CellState.REJECTED},
         provider="beta-gateway",
+        concurrency={"chat.completions/n": "error: HTTP 503 among concurrent requests"},
     )  # fmt: skip
     path = tmp_path / "index.html"
     path.write_text(render("html", [alpha, beta]), encoding="utf-8")
@@ -97,6 +99,10 @@ def test_merged_report_in_headless_chromium(tmp_path: Path) -> None:
     assert any("n went accepted but ignored" in str(c["title"]) for c in states)
     assert dom.links and set(dom.links) <= dom.ids  # every click target exists in the page
     assert "stop went broken" in proc.stdout
+    # Both axes at a glance, the text behind the marks folded away.
+    assert "📐 spec-violated (1)" in proc.stdout and "🔀 fails under concurrent requests" in proc.stdout
+    assert proc.stdout.count('<details class="findings">') == 2
+    assert "stop is spec-violated" in proc.stdout and "HTTP 503 among concurrent requests" in proc.stdout
 
     shot = tmp_path / "report.png"
     proc = _chromium(tmp_path, f"--screenshot={shot}", "--window-size=1280,1400", report.as_uri())
