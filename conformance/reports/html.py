@@ -141,7 +141,7 @@ def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) ->
         out += _unserved(runs, labels, endpoint)
         features = view.feature_table(runs, endpoint)
         if features:
-            fhead = "<th>State</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
+            fhead = "<th>Behaviour</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
             fbody = "".join(
                 f"<tr><th>{_e(name)}</th>{''.join(f'<td>{_e(s)}</td>' for s in states)}</tr>"
                 for name, *states in features
