@@ -94,9 +94,10 @@ def _wire_line(cells: Sequence[Cell]) -> str:
     judged = [c for c in cells if c.wire is not WireState.UNKNOWN]
     if not judged:
         return ""
-    counts = {w: sum(c.wire is w for c in judged) for w in (WireState.STRICT, WireState.SPEC_VIOLATED, WireState.BREAKS_SDK)}
-    listed = ", ".join(f"{n} {w.value}" for w, n in counts.items())
-    return f"Wire (cells with a 2xx answer): {listed}" + ("; the violations are in the reports" if len(judged) > counts[WireState.STRICT] else "")
+    ladder = (WireState.STRICT, WireState.SPEC_VIOLATED, WireState.BREAKS_SDK)
+    counts = {w: sum(c.wire is w for c in judged) for w in ladder}
+    line = "Wire (cells with a 2xx answer): " + ", ".join(f"{n} {w.value}" for w, n in counts.items())
+    return line + ("; the violations are in the reports" if len(judged) > counts[WireState.STRICT] else "")
 
 
 def _all_supported(cells: Sequence[Cell]) -> str:

@@ -204,7 +204,8 @@ def _unserved(runs: Sequence[RunResults], labels: list[str], endpoint: str) -> l
         detail = repeatability.unserved(run).get(endpoint)
         if detail is not None:
             who = f"{_e(label)}: " if len(runs) > 1 else ""
-            out.append(f'<p class="bad">{who}<b>endpoint not served</b> ({_e(detail)}): every row is rejected.</p>')
+            line = f"{who}<b>endpoint not served</b> ({_e(detail)}): every row is rejected."
+            out.append(f'<p class="bad">{line}</p>')
     return out
 
 

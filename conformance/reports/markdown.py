@@ -159,7 +159,10 @@ def render_merged(runs: Sequence[RunResults]) -> str:
     headers = ["Parameter", *(_cell(lab) for lab in labels)]
     for endpoint in view.endpoints(rows):
         mine = [r for r in rows if r.endpoint == endpoint]
-        columns = [[_code(r.parameter), *(view.cell_label(ix[r]) if r in ix else "not run" for ix in indexes)] for r in mine]
+        columns = [
+            [_code(r.parameter), *(view.cell_label(ix[r]) if r in ix else "not run" for ix in indexes)]
+            for r in mine
+        ]
         scores = ", ".join(
             f"{_cell(lab)} {view.score(view.cells_of(r), endpoint)}"
             for lab, r in zip(labels, runs, strict=True)
