@@ -50,7 +50,7 @@ from conformance.reports.claims import claims_summary
 from conformance.reports.console import print_summary
 from conformance.reports.scrub import scrub
 from conformance.reports.sdks import console_lines as sdk_lines
-from conformance.results import ResultsFileError, RunResults, Verdict, load
+from conformance.results import CaseResult, ResultsFileError, RunResults, Verdict, load
 
 if TYPE_CHECKING:
     from conformance.results import CaseResult
@@ -69,12 +69,20 @@ def tool_version() -> str:
 
 
 def exit_status(results: RunResults) -> int:
-    """0 only when every case ran and passed (and fuzzing, if run, found nothing); skips count, see above."""
+    """0 only when every case ran and passed, strict to the spec (and fuzzing, if run, found nothing).
+
+    A spec violation the SDK tolerates still fails the run: the behaviour axis alone would let a server
+    that breaks the schema pass a CI gate it failed before the two axes were split.
+    """
     fuzz_clean = results.fuzz is None or results.fuzz.ok
     every_case = [*results.cases, *results.sdk_cases]  # every SDK's replay counts (run --sdk python,node)
-    if results.cases and fuzz_clean and all(case.verdict is Verdict.PASS for case in every_case):
+    if results.cases and fuzz_clean and all(_clean(case) for case in every_case):
         return EXIT_OK
     return EXIT_FAILURES
+
+
+def _clean(case: CaseResult) -> bool:
+    return case.verdict is Verdict.PASS and not case.violations
 
 
 def default_provider(base_url: str) -> str:
@@ -354,11 +362,15 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
         return status
     status = exit_status(results)
     if status != EXIT_OK:
-        not_passed = sum(case.verdict is not Verdict.PASS for case in [*results.cases, *results.sdk_cases])
-        findings = f", {results.fuzz.total_failures} fuzz finding(s)" if results.fuzz and not results.fuzz.ok else ""
+        every_case = [*results.cases, *results.sdk_cases]
+        not_passed = sum(case.verdict is not Verdict.PASS for case in every_case)
+        off_spec = sum(case.verdict is Verdict.PASS and bool(case.violations) for case in every_case)
+        findings = f", {off_spec} passed but off the spec" if off_spec else ""
+        if results.fuzz and not results.fuzz.ok:
+            findings += f", {results.fuzz.total_failures} fuzz finding(s)"
         stdout.print(
             Text(
-                f"{not_passed} of {len(results.cases) + len(results.sdk_cases)} cases did not pass{findings} (exit {status})",
+                f"{not_passed} of {len(every_case)} cases did not pass{findings} (exit {status})",
                 style="bold",
             )
         )

@@ -25,6 +25,10 @@ from conformance.results import Repeatability
 class Probe(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
+    # Which cases it speaks for: its endpoint (default: the probe's name) and, for a route that only
+    # some rows use (GET /models/{id}), those rows; no rows: every row of the endpoint.
+    endpoint: str | None = None
+    rows: list[str] = Field(default_factory=list)
     method: str = "POST"
     path: str
     json_: Any = Field(default=None, alias="json")
@@ -64,21 +68,24 @@ async def measure(
     endpoints: Iterable[str],
     timeout: float,
 ) -> dict[str, Repeatability]:
+    """Keyed by probe name: an endpoint's own probe has the endpoint's name (see Probe.rows)."""
     probes = load_probes()
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     found: dict[str, Repeatability] = {}
-    for endpoint in sorted(set(endpoints) & set(probes)):
-        probe = probes[endpoint]
+    wanted = set(endpoints)
+    for name, probe in sorted(probes.items()):
+        endpoint = probe.endpoint or name
+        if endpoint not in wanted:
+            continue
         request = expressions.render(probe.json_, {"model": model})
-        record = Repeatability(endpoint=endpoint)
+        path = str(expressions.render(probe.path, {"model": model}))
+        record = Repeatability(endpoint=endpoint, rows=probe.rows)
         texts: list[str] = []
         for _ in range(probe.calls):
             try:
-                response = await client.request(
-                    probe.method, base_url + probe.path, json=request, headers=headers, timeout=timeout
-                )
+                response = await client.request(probe.method, base_url + path, json=request, headers=headers, timeout=timeout)
             except httpx.HTTPError as exc:
-                record.detail = f"{probe.method} {probe.path}: {type(exc).__name__}: {exc}"
+                record.detail = f"{probe.method} {path}: {type(exc).__name__}: {exc}"
                 break
             record.status = response.status_code
             try:
@@ -87,11 +94,11 @@ async def measure(
                 body = None
             if not_served(response.status_code, body, model):
                 record.served = False
-                record.detail = f"{probe.method} {probe.path} answered HTTP {response.status_code}"
+                record.detail = f"{probe.method} {path} answered HTTP {response.status_code}"
                 break
             if response.status_code != 200 or probe.text is None:
                 if response.status_code != 200:
-                    record.detail = f"{probe.method} {probe.path} answered HTTP {response.status_code}"
+                    record.detail = f"{probe.method} {path} answered HTTP {response.status_code}"
                 break
             try:
                 texts.append(str(expressions.render(probe.text, {"body": body, "model": model})))
@@ -102,5 +109,13 @@ async def measure(
         record.distinct = len(set(texts))
         if record.calls >= 2:
             record.repeats = record.distinct == 1
-        found[endpoint] = record
+        found[name] = record
     return found
+
+
+def unserved(probes: dict[str, Repeatability], endpoint: str, parameter: str) -> Repeatability | None:
+    """The probe that found this case's route missing, if one did."""
+    for record in probes.values():
+        if record.endpoint == endpoint and not record.served and (not record.rows or parameter in record.rows):
+            return record
+    return None

@@ -140,6 +140,7 @@ class Repeatability(BaseModel):
     """Identical greedy requests sent at the start of the run (conformance.probes): does it repeat?"""
 
     endpoint: str
+    rows: list[str] = Field(default_factory=list)  # the rows its route serves; empty: the whole endpoint
     served: bool = True  # False: the endpoint itself answered 404/405
     status: int | None = None
     calls: int = 0

@@ -28,6 +28,7 @@ import openai
 
 from conformance import calls, checks, expressions, node_sdk
 from conformance.cases import Case, SharedStep, Step, compare_mode, is_baseline, step_name
+from conformance.probes import unserved
 from conformance.results import (
     Attributed,
     CaseResult,
@@ -231,14 +232,13 @@ class Runner:
         return result
 
     def _endpoint_served(self, case: Case) -> bool:
-        probe = self.probes.get(case.endpoint)
-        return probe is None or probe.served
+        return unserved(self.probes, case.endpoint, case.parameter) is None
 
     async def run_case(self, case: Case) -> CaseResult:
         """Run one case under its deadline, again (up to ATTEMPTS) while a check comparing answers fails."""
-        probe = self.probes.get(case.endpoint)
-        if probe is not None and not probe.served:
-            result = _result(case, Verdict.UNSUPPORTED, f"endpoint not served: {probe.detail}", _Case())
+        missing = unserved(self.probes, case.endpoint, case.parameter)
+        if missing is not None:
+            result = _result(case, Verdict.UNSUPPORTED, f"endpoint not served: {missing.detail}", _Case())
             result.sdk = self.sdk
             return result
         started = time.monotonic()

@@ -83,6 +83,12 @@ ROWS = [
       [*RESPONSES, "chat.basic"], dict.fromkeys(RESPONSES, REJECTED)),
     R("responses_model_404", Mutation(when=responses_route, respond=counted("responses_model_404", error(404, MODEL_NOT_FOUND))),
       [*RESPONSES, "chat.basic"], {**dict.fromkeys(RESPONSES, REJECTED), "responses.instructions": SKIPPED}),
+    R(
+        "models_retrieve_not_served",
+        Mutation(when=lambda c: c.method == "GET" and c.path.startswith("/models/"), respond=error(404, NOT_FOUND)),
+        ["models.*"],
+        {"models.retrieve": REJECTED, "models.retrieve.unknown": REJECTED},
+    ),
     # the retry: a dropped connection is tried once more
     R("dropped_once", Mutation(when=first_time_only(plain), respond=drop_connection), ["chat.basic", "chat.max_tokens.truncates"], {}),
     R("dropped_always", Mutation(when=plain, respond=drop_connection), ["chat.basic"], {"chat.basic": BROKEN}),
@@ -138,6 +144,13 @@ def test_endpoint_not_served_only_when_the_route_is_missing(proxy: RunningProxy,
     else:
         assert "endpoint not served" not in reasons and responses.served
         assert _SENT[name] > len(RESPONSES)  # every case was sent and refused on its own
+
+
+def test_a_missing_route_makes_only_its_rows_not_served(proxy: RunningProxy) -> None:
+    results = run(proxy, "models_retrieve_not_served")
+    assert_only_flagged(results, BY_NAME["models_retrieve_not_served"])  # models.list still passes
+    for case_id in ("models.retrieve", "models.retrieve.unknown"):
+        assert case(results, case_id).reason.startswith("endpoint not served: GET /models/"), case(results, case_id).reason
 
 
 def test_a_connection_dropped_once_is_retried_and_the_evidence_says_so(proxy: RunningProxy) -> None:
