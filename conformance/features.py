@@ -2,6 +2,10 @@
 
 Users compare servers by these checkbox lists before they read a parameter table, so the report gives
 them, but each box is derived from measured cells (rows named in specs/features.yaml), never declared.
+
+Only the behaviour axis counts: a server that streams correctly with a schema nit in its chunks is a
+streaming server (the nit shows on the wire axis of its cells). Untested and inconclusive cells are no
+evidence either way, so they count as not measured rather than as not working.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ class FeatureState(StrEnum):
     SUPPORTED = "supported"  # every measured row it names is supported
     PARTIAL = "partial"  # some are, some are not
     UNSUPPORTED = "unsupported"  # rows were measured and none is supported
-    NOT_MEASURED = "not measured"  # no case measured any of its rows (or all were untested)
+    NOT_MEASURED = "not measured"  # no case measured any of its rows (all untested or inconclusive)
 
 
 FEATURE_SYMBOL = {
@@ -34,6 +38,9 @@ FEATURE_SYMBOL = {
     FeatureState.UNSUPPORTED: "❌",
     FeatureState.NOT_MEASURED: "–",
 }
+
+
+_NO_EVIDENCE = {CellState.UNTESTED, CellState.INCONCLUSIVE}
 
 
 class _FeatureFile(BaseModel):
@@ -87,7 +94,7 @@ def summarise(features: Sequence[Feature], cells: Sequence[Cell], endpoint: str)
     and all of them are supported. A pattern no case measured keeps the feature from being fully
     supported, so a server never gets a box ticked for what was not tried.
     """
-    measured = [c for c in cells if c.endpoint == endpoint and c.state is not CellState.UNTESTED]
+    measured = [c for c in cells if c.endpoint == endpoint and c.state not in _NO_EVIDENCE]
     out = []
     for feature in (f for f in features if f.endpoint == endpoint):
         supported = tried = 0

@@ -46,6 +46,10 @@ STREAMING = features.Feature("chat.completions", "Streaming", ("stream", "stream
         ([_cell("stream", CellState.REJECTED), _cell("stream_options.include_usage", CellState.BROKEN)],
          features.FeatureState.UNSUPPORTED),
         ([_cell("stream", CellState.UNTESTED)], features.FeatureState.NOT_MEASURED),
+        ([_cell("stream", CellState.INCONCLUSIVE), _cell("stream_options.include_usage", CellState.INCONCLUSIVE)],
+         features.FeatureState.NOT_MEASURED),  # no evidence either way: not "unsupported"
+        ([_cell("stream", CellState.SUPPORTED), _cell("stream_options.include_usage", CellState.INCONCLUSIVE)],
+         features.FeatureState.PARTIAL),
         ([_cell("stream", CellState.SUPPORTED, endpoint="completions")], features.FeatureState.NOT_MEASURED),
         ([], features.FeatureState.NOT_MEASURED),
     ],

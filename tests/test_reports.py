@@ -22,7 +22,9 @@ from test_reports_sample import (
 )
 
 from conformance import reports
+from conformance.providers import Claim, find_profile
 from conformance.reports import findings, markdown, view
+from conformance.reports.claims import claims_report
 from conformance.reports.scrub import REDACTED, scrub
 from conformance.results import CellState, Verdict, load
 
@@ -451,3 +453,18 @@ def test_a_format_1_run_renders_with_its_wire_unknown() -> None:
     _parse_html(reports.render("html", [run]))
     root = ET.fromstring(reports.render("junit", [run]).encode())
     assert "wire" not in {p.get("name") for p in root.iter("property")}
+
+
+@pytest.mark.parametrize(("state", "failing"), [(CellState.INCONCLUSIVE, False), (CellState.UNTESTED, False),
+                                                 (CellState.IGNORED, True)])  # fmt: skip
+def test_a_claim_is_only_failing_on_evidence(state: CellState, failing: bool) -> None:
+    """A documented "supported" row whose cell is inconclusive is not "claimed but failing" (nor agreeing)."""
+    profile = find_profile("ollama")  # a real profile, from its docs
+    assert profile is not None
+    endpoint, parameter, _ = next(row for row in profile.rows() if row[2].claim is Claim.SUPPORTED)
+    case = sample_cases()[0].model_copy(update={"endpoint": endpoint, "parameter": parameter})
+    run = sample_results(cases=[case])
+    cell = run.cells[0].model_copy(update={"state": state})
+    report = claims_report(profile.attach(run.model_copy(update={"cells": [cell]})))
+    assert report is not None
+    assert bool(report.claimed_but_failing) is failing and report.agreeing == 0

@@ -17,6 +17,8 @@ from conformance.results import Cell, CellState, RunResults
 
 _PROMISED = {Claim.SUPPORTED, Claim.PARTIAL}
 _DENIED = {Claim.UNSUPPORTED, Claim.IGNORED}
+# Neither for nor against a claim: every case skipped, or answers that do not repeat.
+_NO_EVIDENCE = {CellState.UNTESTED, CellState.INCONCLUSIVE}
 
 
 @dataclass
@@ -51,7 +53,9 @@ def claims_report(run: RunResults) -> ClaimsReport | None:
         if claim is None or claim.claim is Claim.UNKNOWN:
             if works:
                 report.working_but_undocumented.append(row)
-        elif claim.claim in _PROMISED and not works and cell.state is not CellState.UNTESTED:
+        elif cell.state in _NO_EVIDENCE:
+            continue  # neither for nor against the claim: not failing, not agreeing
+        elif claim.claim in _PROMISED and not works:
             report.claimed_but_failing.append(row)
         elif claim.claim in _DENIED and works:
             report.denied_but_working.append(row)
