@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The differences between the peers, checked by hand: the same plain curl requests against each
-# server, answers (status + trimmed body) written to reports/peers/HAND-CHECKS.md. Independent of
+# server, answers (status + trimmed body) written to reports/peers/hand-checks/cross-peer.md. Independent of
 # the harness: if a cell differs between servers, the matching probe here shows why in raw HTTP.
 source "$(dirname "$0")/lib.sh"
 MODEL=SmolLM2-135M-Instruct.Q4_1
@@ -19,7 +19,7 @@ start /tmp/hand-llm.log "$REPO/.venv-litellm/bin/litellm" --config "$CONFIG" --h
 wait_models "http://127.0.0.1:$LCP/v1"
 wait_models "http://127.0.0.1:$LLM/v1" 240
 
-OUT="$REPO/reports/peers/HAND-CHECKS.md"
+OUT="$REPO/reports/peers/hand-checks/cross-peer.md"
 GREEDY='"temperature":0,"max_tokens":12,"messages":[{"role":"user","content":"Describe the sea."}]'
 probe() {  # probe TITLE METHOD PATH [JSON-BODY]: the same request to every server
   local title="$1" method="$2" path="$3" body="${4:-}"
@@ -43,7 +43,7 @@ probe() {  # probe TITLE METHOD PATH [JSON-BODY]: the same request to every serv
   echo
 }
 {
-  echo "# Differences between the peers, checked by hand with curl"
+  echo "# Differences between the peers (reference-server, llama-cpp-python, litellm-proxy), checked by hand with curl"
   echo
   echo "Date: $(date -u +%Y-%m-%dT%H:%M:%SZ). Script: reports/peers/check-by-hand.sh (same servers, versions and"
   echo "flags as the run-<peer>.sh scripts; \$BASE is each server's http://127.0.0.1:PORT/v1)."
