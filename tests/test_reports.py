@@ -1,4 +1,5 @@
-"""Report renderers on a hand-built run holding every verdict and cell state (no server needed)."""
+"""Report renderers on a hand-built run holding every verdict, cell and wire state (no server needed),
+on a committed format 1 run, and on one real run whose embeddings endpoint is not served."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from mutating_proxy import Mutation, error, running_proxy
+from test_cli import conformance
 from test_reports_sample import (
     HOSTILE,
     LEAKED_KEY,
@@ -27,6 +30,7 @@ from conformance.reports import findings, markdown, view
 from conformance.reports.claims import claims_report
 from conformance.reports.scrub import REDACTED, scrub
 from conformance.results import CellState, Verdict, load
+from reference_server.launcher import RunningServer
 
 
 @pytest.mark.parametrize("fmt", sorted(reports.FORMATS))
@@ -468,3 +472,23 @@ def test_a_claim_is_only_failing_on_evidence(state: CellState, failing: bool) ->
     report = claims_report(profile.attach(run.model_copy(update={"cells": [cell]})))
     assert report is not None
     assert bool(report.claimed_but_failing) is failing and report.agreeing == 0
+
+
+def test_a_real_run_without_an_endpoint_says_so_once(server: RunningServer, tmp_path: Path) -> None:
+    """The reference server behind a proxy that answers every /v1/embeddings request with a bare 404."""
+    no_route = Mutation(when=lambda c: c.path.startswith("/embeddings"), respond=error(404, {"detail": "Not Found"}))
+    with running_proxy(server.base_url, {"no_embeddings": no_route}) as proxy:
+        out = tmp_path / "out"
+        base_url = proxy.base_url("no_embeddings")
+        proc = conformance(
+            "run", "--base-url", base_url, "--only", "embeddings.*", "models.list",
+            "--out", str(out), env={"COLUMNS": "200"},
+        )  # fmt: skip
+    results = load(out / "results.json")
+    rows = [c for c in results.cells if c.endpoint == "embeddings"]
+    assert len(rows) > 3 and all(c.state is CellState.REJECTED and "endpoint not served" in c.summary for c in rows)
+    lines = [line for line in proc.stdout.splitlines() if "embeddings" in line.replace(base_url, "")]
+    assert lines == [f"embeddings: every row ({len(rows)}) rejected: endpoint not served (POST /embeddings answered HTTP 404)"]
+    matrix = (out / "matrix.md").read_text(encoding="utf-8")
+    assert "**endpoint not served** (POST /embeddings answered HTTP 404): every row is rejected." in matrix
+    assert re.search(r"\| `embeddings` +\| no: endpoint not served +\|", matrix)  # the repeatability table
