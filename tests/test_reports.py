@@ -422,7 +422,7 @@ def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
 
     cases = sample_cases()
     cases[4] = cases[4].model_copy(update={"reason": f"[bold red]markup[/] is data, key {LEAKED_KEY}"})
-    console = Console(record=True, width=200, color_system=None)
+    console = Console(record=True, width=300, color_system=None)
     print_summary(console, sample_results(cases=cases), [LEAKED_KEY])
     text = console.export_text()
     assert LEAKED_KEY not in text
@@ -438,6 +438,9 @@ def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
     stream = next(line for line in text.splitlines() if " stream " in line)
     assert "✅ supported · 🔀 fails under concurrent requests" in stream and UNDER_CONCURRENCY in stream
     assert "Wire (cells with a 2xx answer): 4 strict, 1 spec-violated, 1 breaks-sdk" in text
+    tools = next(line for line in text.splitlines() if " tools " in line)  # supported, but breaks the SDK
+    assert "✅ supported" in tools and "🧨 breaks-sdk" in tools and f"breaks the SDK: {SDK_BROKEN}" in tools
+    assert " logprobs " not in text  # a spec violation the SDK accepts is counted, not listed
 
 
 # Results of real runs, committed in format 1 (one axis): they must still load and render.

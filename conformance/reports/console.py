@@ -44,26 +44,21 @@ def summary(results: RunResults, secrets: Sequence[str | None] = ()) -> Renderab
 
     cells = view.cells_of(results)
     unserved = repeatability.unserved(results)
-    attention = [
-        c
-        for c in cells
-        if (c.state is not CellState.SUPPORTED or c.under_concurrency)
-        and not (c.endpoint in unserved and c.state is CellState.REJECTED)
-    ]
+    collapsed = [c for c in cells if c.endpoint in unserved and c.state is CellState.REJECTED]
+    attention = [c for c in cells if _needs_attention(c) and c not in collapsed]
     parts: list[RenderableType] = [
         t(f"{info.provider} · model {info.model} · {info.base_url}", "bold"),
         verdicts,
     ]
     for endpoint, detail in sorted(unserved.items()):
-        rows = sum(c.endpoint == endpoint for c in cells)
-        parts.append(
-            t(f"{endpoint}: every row ({rows}) rejected: endpoint not served ({detail})", "red")
-        )
+        rows = sum(c.endpoint == endpoint for c in collapsed)
+        parts.append(t(f"{endpoint}: every row ({rows}) rejected: endpoint not served ({detail})", "red"))
     if attention:
         table = Table(title="Parameters that need attention", title_justify="left")
         table.add_column("endpoint")
         table.add_column("parameter")
         table.add_column("state", no_wrap=True)
+        table.add_column("wire", no_wrap=True)
         table.add_column("evidence", overflow="fold")
         for cell in attention:
             parameter = cell.parameter if cell.profile == view.CORE else f"{cell.parameter} ({cell.profile})"
@@ -71,6 +66,7 @@ def summary(results: RunResults, secrets: Sequence[str | None] = ()) -> Renderab
                 t(cell.endpoint),
                 t(parameter),
                 t(view.behaviour_label(cell)),
+                t(view.cell_wire_label(cell)),
                 t(view.one_line(_evidence(cell), 240)),
             )
         parts.append(table)
@@ -83,10 +79,18 @@ def summary(results: RunResults, secrets: Sequence[str | None] = ()) -> Renderab
     return Group(*parts)
 
 
+def _needs_attention(cell: Cell) -> bool:
+    """Not supported, or supported alone only, or answers that break the SDK (a mere spec violation
+    is counted on the wire line instead: servers often have many, and the reports list them)."""
+    return cell.state is not CellState.SUPPORTED or bool(cell.under_concurrency) or cell.wire is WireState.BREAKS_SDK
+
+
 def _evidence(cell: Cell) -> str:
-    if cell.state is CellState.SUPPORTED and cell.under_concurrency:
+    if cell.state is not CellState.SUPPORTED:
+        return cell.summary
+    if cell.under_concurrency:
         return "passed alone; among concurrent requests: " + "; ".join(cell.under_concurrency)
-    return cell.summary
+    return "breaks the SDK: " + "; ".join(cell.violations)
 
 
 def _wire_line(cells: Sequence[Cell]) -> str:
