@@ -26,10 +26,10 @@ from test_reports_sample import (
 
 from conformance import reports
 from conformance.providers import Claim, find_profile
-from conformance.reports import findings, markdown, view
+from conformance.reports import findings, markdown, sdks, view
 from conformance.reports.claims import claims_report
 from conformance.reports.scrub import REDACTED, scrub
-from conformance.results import CellState, Verdict, load
+from conformance.results import CellState, Verdict, WireState, load
 from reference_server.launcher import RunningServer
 
 
@@ -495,3 +495,18 @@ def test_a_real_run_without_an_endpoint_says_so_once(server: RunningServer, tmp_
     matrix = (out / "matrix.md").read_text(encoding="utf-8")
     assert "**endpoint not served** (POST /embeddings answered HTTP 404): every row is rejected." in matrix
     assert re.search(r"\| `embeddings` +\| no: endpoint not served +\|", matrix)  # the repeatability table
+
+
+def test_an_sdk_that_breaks_on_a_passing_answer_is_listed_in_the_sdks_section() -> None:
+    """The node SDK throws where the Python one does not: the behaviour passes, the wire says breaks-sdk."""
+    first = next(c for c in sample_cases() if c.case_id == "chat.temperature.greedy")
+    node = first.model_copy(update={"sdk": "node", "wire": WireState.BREAKS_SDK, "violations": [SDK_BROKEN]})
+    run = sample_results(cases=[first]).model_copy(update={"sdk_cases": [node]})
+    md = markdown.render([run])
+    section = md[md.index("## SDKs") :]
+    assert "Every replayed case passed" not in section
+    row = next(r for t in _md_tables(section) for r in t if r[0] == "`chat.temperature.greedy`")
+    assert row[1:] == ["✅ pass", "✅ pass · 🧨 breaks-sdk", "yes", f"node: {SDK_BROKEN}"]
+    assert f"node ✅ pass · 🧨 breaks-sdk: node: {SDK_BROKEN}" in "\n".join(sdks.console_lines(run))
+    strict = run.model_copy(update={"sdk_cases": [node.model_copy(update={"wire": WireState.STRICT, "violations": []})]})
+    assert "Every replayed case passed through every SDK." in markdown.render([strict])

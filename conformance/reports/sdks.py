@@ -3,7 +3,9 @@
 A provider's answer can be fine for the Python SDK and break the JavaScript one (or the other way
 round); the matrix comes from the first SDK of `run --sdk`, so this section is where the others'
 verdicts show. Every format renders it from RunResults.sdk_cases alone; runs without it render
-nothing here.
+nothing here. An SDK that throws on an answer is on the wire axis now (the behaviour may still pass),
+and it is exactly what this section is for, so a replay counts as passing only when its verdict
+passed and its SDK did not break; spec violations are the server's, the same for every SDK.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from html import escape
 from tabulate import tabulate
 
 from conformance.reports import view
-from conformance.results import CaseResult, RunResults, Verdict
+from conformance.results import CaseResult, RunResults, Verdict, WireState
 
 
 @dataclass
@@ -27,11 +29,29 @@ class Row:
 
     @property
     def differs(self) -> bool:
-        return len({r.verdict for r in self.results}) > 1
+        return len({(r.verdict, _breaks(r)) for r in self.results}) > 1
 
     @property
     def all_pass(self) -> bool:
-        return all(r.verdict is Verdict.PASS for r in self.results)
+        return all(_passed(r) for r in self.results)
+
+
+def _breaks(case: CaseResult) -> bool:
+    return case.wire is WireState.BREAKS_SDK
+
+
+def _passed(case: CaseResult) -> bool:
+    return case.verdict is Verdict.PASS and not _breaks(case)
+
+
+def _outcome(case: CaseResult) -> str:
+    """The verdict, and the SDK breaking when it did: "✅ pass · 🧨 breaks-sdk"."""
+    verdict = f"{view.VERDICT_SYMBOL[case.verdict]} {case.verdict.value}"
+    return f"{verdict} · {view.wire_label(case.wire)}" if _breaks(case) else verdict
+
+
+def _said(case: CaseResult) -> str:
+    return case.reason or "; ".join(case.violations)
 
 
 def sdk_order(run: RunResults) -> list[str]:
@@ -71,7 +91,7 @@ def summary_lines(run: RunResults) -> list[str]:
         differ = sum(1 for r in table if any(c.sdk == sdk for c in r.results) and r.differs)
         lines.append(
             f"{sdk} SDK: {len(mine)} cases with an SDK call replayed: {tally(mine)}; "
-            f"{differ} verdict(s) differ from the {names[0]} SDK"
+            f"{differ} result(s) differ from the {names[0]} SDK"
         )
     return lines
 
@@ -82,15 +102,15 @@ def attention(run: RunResults) -> list[Row]:
 
 
 def _verdicts(row: Row) -> list[str]:
-    return [f"{view.VERDICT_SYMBOL[r.verdict]} {r.verdict.value}" for r in row.results]
+    return [_outcome(r) for r in row.results]
 
 
 def _what(row: Row) -> str:
     """The reasons of the SDKs that did not pass, each named; one reason when they all say the same."""
-    failing = [r for r in row.results if r.verdict is not Verdict.PASS]
-    if len({r.reason for r in failing}) == 1 and len(failing) == len(row.results):
-        return failing[0].reason
-    return " · ".join(f"{r.sdk}: {r.reason}" for r in failing)
+    failing = [r for r in row.results if not _passed(r)]
+    if len({_said(r) for r in failing}) == 1 and len(failing) == len(row.results):
+        return _said(failing[0])
+    return " · ".join(f"{r.sdk}: {_said(r)}" for r in failing)
 
 
 def markdown_section(run: RunResults, cell: Callable[[str], str]) -> list[str]:
@@ -162,6 +182,6 @@ def console_lines(run: RunResults) -> list[str]:
     out = summary_lines(run)
     for row in rows(run):
         if row.differs:
-            verdicts = ", ".join(f"{r.sdk} {r.verdict.value}" for r in row.results)
+            verdicts = ", ".join(f"{r.sdk} {_outcome(r)}" for r in row.results)
             out.append(f"  {row.case_id}: {verdicts}: {view.one_line(_what(row), 240)}")
     return out
