@@ -51,7 +51,7 @@ dl{display:grid;grid-template-columns:max-content 1fr;gap:.1rem 1rem;margin:.5re
 .ok{color:#1b7a32}.bad{color:#b42318}
 details.case:target{outline:3px solid #4062bb}
 tfoot td,tfoot th{background:#f3f4f7;font-weight:600}
-tr.chg-regression td{background:#f9d2d2;font-weight:600}tr.chg-improvement td{background:#e5f6e8}
+tr.chg-regression td{background:#f9d2d2;font-weight:600}tr.chg-improvement td{background:#e5f6e8}tr.chg-changed td{background:#fff4d6}
 """
 
 
