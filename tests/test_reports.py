@@ -269,7 +269,7 @@ def test_html_grid_shows_both_axes_and_folds_the_findings() -> None:
     assert evidence[2].startswith("1 case passed: chat.logprobs.top2 violations, 1 note")
     assert VIOLATION in evidence[2] and NOTE in evidence[2] and "&lt;script&gt;" in matrix
     assert rows["tools"][2][1:] == ("wire w-breaks-sdk", "🧨 breaks-sdk") and SDK_BROKEN in rows["tools"][3][2]
-    assert rows["stream"][1][2] == "✅ supported · 🔀 fails under concurrent requests"
+    assert rows["stream"][1][2] == "✅ supported🔀 fails under concurrent requests"  # on a line of its own
     assert UNDER_CONCURRENCY in rows["stream"][3][2]
     assert rows["stop"][2] == ("td", "wire w-unknown", "")  # no 2xx answer: nothing judged, no mark
     assert matrix.count('<details class="findings">') == 3  # logprobs, tools, stream; clean cells have none

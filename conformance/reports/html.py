@@ -36,9 +36,9 @@ a{color:inherit}
 .state{white-space:nowrap;font-weight:600}
 .s-supported{background:#e5f6e8}.s-accepted-but-ignored{background:#fff4d6}.s-rejected{background:#fde4e4}
 .s-broken{background:#f9d2d2}.s-schema-invalid{background:#efe2fb}.s-untested,.s-not-run{background:#f1f1f1;color:#666}
-.s-inconclusive{background:#eef1fb}
+.s-inconclusive{background:#eef1fb}.conc{color:#8a4b00;font-weight:600}
 .wire{white-space:nowrap;font-weight:400;font-size:12.5px}.w-spec-violated{color:#8a4b00}.w-breaks-sdk{color:#8e1010}
-.w-strict{color:#1b7a32}details.findings{font-weight:400;font-size:12.5px}details.findings ul{margin:.2rem 0 .2rem 1rem;padding:0}
+.w-strict{color:#1b7a32}details.findings{font-weight:400;font-size:12.5px;white-space:normal;max-width:34rem}details.findings ul{margin:.2rem 0 .2rem 1rem;padding:0}
 .v{display:inline-block;min-width:6.5rem;font-weight:600}
 .v-pass{color:#1b7a32}.v-fail{color:#a15c00}.v-unsupported{color:#b42318}.v-error{color:#8e1010}
 .v-skipped{color:#666}.v-inconclusive{color:#5a4fb0}
@@ -115,9 +115,11 @@ def _state_cell(cell: Cell | None, run: RunResults, run_index: int, anchors: _An
     """The behaviour cell, linked to its deciding case; the wire beside it (single) or under it."""
     if cell is None:
         return '<td class="state s-not-run">not run</td>' + ("<td></td>" if single else "")
-    label = _e(view.behaviour_label(cell))
+    label = _e(view.state_label(cell.state))
     target = anchors.case(run_index, _deciding_case(cell, run))
     inner = f'<a href="#{target}">{label}</a>' if target else label
+    if cell.under_concurrency:  # a line of its own, so the column stays narrow
+        inner += f'<div class="conc">{_e(view.CONCURRENCY_MARK)}</div>'
     hover = _e(view.one_line(view.evidence_summary(cell), 600))
     extra = "" if single else _wire_mark(cell, "div") + _findings(cell, run_index, anchors)
     behaviour = f'<td class="state s-{_slug(cell.state.value)}" title="{hover}">{inner}{extra}</td>'
