@@ -90,6 +90,9 @@ class Change(BaseModel):
     # The wire axis; None in comparisons recorded before it existed and for an absent side.
     old_wire: WireState | None = None
     new_wire: WireState | None = None
+    # Passed alone but failed among concurrent requests (Cell.under_concurrency), on either side.
+    old_concurrent: bool = False
+    new_concurrent: bool = False
     evidence: str = ""  # why it changed: the deciding reason, or the violations for a wire move
 
     @property
@@ -193,6 +196,8 @@ def compare(old: RunResults, new: RunResults, baseline_path: str = "") -> Compar
                 new=now.state if now else None,
                 old_wire=was.wire if was else None,
                 new_wire=now.wire if now else None,
+                old_concurrent=bool(was and was.under_concurrency),
+                new_concurrent=bool(now and now.under_concurrency),
                 evidence=_evidence(was, now),
             )
         )
@@ -225,10 +230,12 @@ def attached(results: RunResults) -> Comparison | None:
         return None
 
 
-def state_text(state: CellState | None, wire: WireState | None = None) -> str:
-    """One side of a change: "absent", or the behaviour and, when the wire was judged, the wire."""
+def state_text(state: CellState | None, wire: WireState | None = None, concurrent: bool = False) -> str:
+    """One side of a change: "absent", or the behaviour (failing under concurrent requests, if it did)
+    and, when the wire was judged, the wire: "supported, fails under concurrent requests · wire strict"."""
     if state is None:
         return "absent"
+    behaviour = f"{state.value}, fails under concurrent requests" if concurrent else state.value
     if wire is None or wire is WireState.UNKNOWN:
-        return state.value
-    return f"{state.value} · wire {wire.value}"
+        return behaviour
+    return f"{behaviour} · wire {wire.value}"

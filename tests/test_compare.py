@@ -143,8 +143,10 @@ def test_failing_under_concurrency_is_shown_as_a_change() -> None:
     old = make_run({"e/x": CellState.SUPPORTED})
     new = make_run({"e/x": CellState.SUPPORTED}, concurrency={"e/x": "error: HTTP 503"})
     (change,) = compare.compare(old, new).changes
-    assert change.kind is ChangeKind.CHANGED
+    assert change.kind is ChangeKind.CHANGED and (change.old_concurrent, change.new_concurrent) == (False, True)
     assert change.evidence == "fails under concurrent requests: e.x: error: HTTP 503"
+    md = render("md", [compare.attach(new, compare.compare(old, new))])
+    assert "| supported · wire strict | supported, fails under concurrent requests · wire strict |" in md
 
 
 def test_same_state_added_and_removed_rows_are_not_regressions() -> None:

@@ -16,7 +16,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from conformance.compare import ChangeKind, Comparison, state_text
+from conformance.compare import Change, ChangeKind, Comparison, state_text
 from conformance.reports import view
 from conformance.reports.scrub import scrub
 
@@ -27,6 +27,14 @@ _STYLE = {
     ChangeKind.ADDED: "cyan",
     ChangeKind.REMOVED: "dim",
 }
+
+
+def _was(change: Change) -> str:
+    return state_text(change.old, change.old_wire, change.old_concurrent)
+
+
+def _now(change: Change) -> str:
+    return state_text(change.new, change.new_wire, change.new_concurrent)
 
 
 def _heading(comparison: Comparison) -> str:
@@ -57,8 +65,8 @@ def changes_renderable(
                 t(change.kind.value, _STYLE[change.kind]),
                 t(change.endpoint),
                 t(change.parameter),
-                t(state_text(change.old, change.old_wire)),
-                t(state_text(change.new, change.new_wire)),
+                t(_was(change)),
+                t(_now(change)),
                 t(view.one_line(change.evidence, 200)),
             )
         parts.append(table)
@@ -85,8 +93,7 @@ def markdown_section(comparison: Comparison) -> list[str]:
     for c in comparison.changes:
         mark = "**regression**" if c.kind is ChangeKind.REGRESSION else c.kind.value
         out.append(
-            f"| {mark} | `{_md(c.endpoint)}` | `{_md(c.parameter)}` | {state_text(c.old, c.old_wire)} | "
-            f"{state_text(c.new, c.new_wire)} | {_md(c.evidence)} |"
+            f"| {mark} | `{_md(c.endpoint)}` | `{_md(c.parameter)}` | {_was(c)} | {_now(c)} | {_md(c.evidence)} |"
         )
     return [*out, ""]
 
@@ -95,8 +102,7 @@ def html_section(comparison: Comparison) -> str:
     e = escape
     rows = "".join(
         f'<tr class="chg-{c.kind.value}"><td>{e(c.kind.value)}</td><td><code>{e(c.endpoint)}</code></td>'
-        f"<td><code>{e(c.parameter)}</code></td><td>{e(state_text(c.old, c.old_wire))}</td>"
-        f"<td>{e(state_text(c.new, c.new_wire))}</td>"
+        f"<td><code>{e(c.parameter)}</code></td><td>{e(_was(c))}</td><td>{e(_now(c))}</td>"
         f"<td>{e(view.one_line(c.evidence, 300))}</td></tr>"
         for c in comparison.changes
     )
