@@ -467,9 +467,12 @@ def _judge_step(
             result.sdk_broken = True
             result.violations.append(f"{name}: {sdk_check.expectation}: {sdk_check.detail}")
     scope = {**names, name: view}
+    refused = wants_error and 400 <= status < 500  # an error was asked for, and an error came
     judged = [(exp, checks.judge(exp, view, scope, outcome.stream)) for exp in step.expect]
     deciding: list[tuple[Any, CheckOutcome]] = []
     for exp, check in judged:
+        if refused and exp.kind is None and _about_the_envelope(exp):
+            check.kind = FailureKind.SCHEMA  # the error envelope is the wire format of a refusal
         if exp.row is not None and exp.row != parameter:
             check.row = exp.row
         result.checks.append(check)
@@ -499,6 +502,12 @@ def _judge_step(
     result.problem = f"{first.expectation}: {first.detail}"
     result.same_failed = all(compare_mode(e, name) == "same" for e, _ in deciding)
     return result
+
+
+def _about_the_envelope(exp: Any) -> bool:
+    """A check of `body.error...` on an answer that should be an error: the status decides the behaviour
+    (refused or not); the envelope around it is wire, as FastAPI's {"detail": ...} is still a refusal."""
+    return exp.subject == "field" and str(exp.field).startswith("body.error")
 
 
 def _excerpt(outcome: calls.CallOutcome) -> str:
