@@ -15,6 +15,7 @@ from test_cli import conformance
 from test_reports_sample import (
     HOSTILE,
     LEAKED_KEY,
+    NO_ROUTE,
     NOT_SERVED,
     NOTE,
     SDK_BROKEN,
@@ -104,6 +105,7 @@ def test_markdown_matrix_rows_states_and_order() -> None:
         "top_p": CellState.INCONCLUSIVE,
         "input": CellState.REJECTED,
         "dimensions": CellState.REJECTED,
+        "retrieve": CellState.REJECTED,
     }
     behaviour = {p: r[1] for p, r in rows.items()}
     assert behaviour.pop("stream") == "✅ supported · 🔀 fails under concurrent requests"
@@ -123,7 +125,7 @@ def test_markdown_matrix_rows_states_and_order() -> None:
     assert text.index("vllm extensions") < text.index("## `embeddings`") < text.index("## `models`")
     for fact in ("acme &lt;labs>", "`smol&lt;lm>`", "http://127.0.0.1:9/v1", "2025-01-02", "0.1.0"):
         assert fact in text
-    assert "6 pass, 3 fail, 3 unsupported, 1 error, 1 skipped, 1 inconclusive" in text
+    assert "6 pass, 3 fail, 4 unsupported, 1 error, 1 skipped, 1 inconclusive" in text
 
 
 def _section(text: str, heading: str) -> str:
@@ -151,10 +153,14 @@ def test_markdown_lists_what_is_behind_the_marks() -> None:
     assert f"- {NOTE}" in _section(text, "Notes")
     repeat = _md_tables(_section(text, "Repeatability"))[0]
     assert repeat[0] == ["Endpoint", "Served", "Greedy calls", "Distinct answers", "Repeats", "Detail"]
-    assert ["`chat.completions`", "yes", "3", "2", "no", ""] in repeat
-    assert ["`embeddings`", "no: endpoint not served", "0", "–", "not measured", NOT_SERVED] in repeat
+    assert ["chat.completions", "yes", "3", "2", "no", ""] in repeat
+    assert ["embeddings", "no: endpoint not served", "0", "–", "not measured", NOT_SERVED] in repeat
+    assert ["models (retrieve, errors.unknown_model)", "no: endpoint not served", "0", "–", "not measured", NO_ROUTE] in repeat
     embeddings = _section(text, "`embeddings`")
-    assert f"**endpoint not served** ({NOT_SERVED}): every row is rejected." in embeddings
+    assert f"❌ every row (2) rejected: endpoint not served ({NOT_SERVED})" in embeddings
+    models = _section(text, "`models`")  # a route probe speaks for its rows only
+    assert f"❌ retrieve, errors.unknown_model (1) rejected: route not served ({NO_ROUTE})" in models
+    assert "every row" not in models
 
 
 def test_a_run_without_findings_has_none_of_their_sections() -> None:
@@ -162,7 +168,7 @@ def test_a_run_without_findings_has_none_of_their_sections() -> None:
     text = markdown.render([sample_results(cases=clean).model_copy(update={"repeatability": []})])
     for heading in ("Wire violations", "Fails under concurrent requests", "Notes", "Repeatability"):
         assert f"## {heading}\n" not in text, heading
-    assert "endpoint not served**" not in text  # without the probe, no endpoint is known to be unserved
+    assert "rejected: endpoint not served (" not in text  # without the probe, nothing is known to be unserved
 
 
 class _Html(HTMLParser):
@@ -273,7 +279,8 @@ def test_html_grid_shows_both_axes_and_folds_the_findings() -> None:
     assert UNDER_CONCURRENCY in rows["stream"][3][2]
     assert rows["stop"][2] == ("td", "wire w-unknown", "")  # no 2xx answer: nothing judged, no mark
     assert matrix.count('<details class="findings">') == 3  # logprobs, tools, stream; clean cells have none
-    assert f"endpoint not served ({NOT_SERVED}): every row is rejected." in "".join(page.text)
+    assert f"❌ every row (2) rejected: endpoint not served ({NOT_SERVED})" in "".join(page.text)
+    assert f"❌ retrieve, errors.unknown_model (1) rejected: route not served ({NO_ROUTE})" in "".join(page.text)
 
     repeat = _rows(text[text.index('class="repeatability"') :])
     assert [c[2] for c in repeat["chat.completions"]] == ["chat.completions", "yes", "3", "2", "no", ""]
@@ -430,10 +437,12 @@ def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
     for parameter in ("stop", "response_format", "logit_bias", "n", "seed", "min_p (vllm)"):
         assert f" {parameter} " in text, parameter
     assert " temperature " not in text and " top_k " not in text  # supported: not listed
-    assert "Core parameters supported: 5/13" in text
+    assert "Core parameters supported: 5/14" in text
     # Not served: one line for the endpoint, none of its rows in the table.
     assert f"embeddings: every row (2) rejected: endpoint not served ({NOT_SERVED})" in text
-    assert " dimensions " not in text and " input " not in text
+    assert " dimensions " not in text and " input " not in text and " retrieve " not in text
+    assert f"models: retrieve, errors.unknown_model (1) rejected: route not served ({NO_ROUTE})" in text
+    assert " list " not in text  # the listing is served (and supported): the route probe does not speak for it
     # Passed alone, failed among concurrent requests: listed, as such and not as broken.
     stream = next(line for line in text.splitlines() if " stream " in line)
     assert "✅ supported · 🔀 fails under concurrent requests" in stream and UNDER_CONCURRENCY in stream
@@ -493,8 +502,8 @@ def test_a_real_run_without_an_endpoint_says_so_once(server: RunningServer, tmp_
     lines = [line for line in proc.stdout.splitlines() if "embeddings" in line.replace(base_url, "")]
     assert lines == [f"embeddings: every row ({len(rows)}) rejected: endpoint not served (POST /embeddings answered HTTP 404)"]
     matrix = (out / "matrix.md").read_text(encoding="utf-8")
-    assert "**endpoint not served** (POST /embeddings answered HTTP 404): every row is rejected." in matrix
-    assert re.search(r"\| `embeddings` +\| no: endpoint not served +\|", matrix)  # the repeatability table
+    assert f"❌ every row ({len(rows)}) rejected: endpoint not served (POST /embeddings answered HTTP 404)" in matrix
+    assert re.search(r"\| embeddings +\| no: endpoint not served +\|", matrix)  # the repeatability table
 
 
 def test_an_sdk_that_breaks_on_a_passing_answer_is_listed_in_the_sdks_section() -> None:

@@ -4,7 +4,8 @@ Not a test module itself: it builds data only. Server-supplied text deliberately
 table separators, an XML-illegal control character and a leaked API key, so the renderers' escaping
 and scrubbing are exercised by every test that uses it. Besides the behaviour states it holds a
 cell that violates the spec (with a note), one that breaks the SDK, one that fails under concurrent
-requests, an inconclusive one, an endpoint that is not served, and the repeatability probe.
+requests, an inconclusive one, an endpoint that is not served, a route that is not served (GET
+/models/{id}: its rows only), and the repeatability probe.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ SDK_BROKEN = "probe: the openai SDK accepts chat.completions.create: ValidationE
 NOTE = "probe: optional, and absent or different: body has system_fingerprint"
 UNDER_CONCURRENCY = "error: HTTP 503: server overloaded"
 NOT_SERVED = "POST /embeddings answered HTTP 404"
+NO_ROUTE = "GET /models/smol answered HTTP 404"  # a route probe: only the rows it names
 
 
 def _exchange(label: str, status: int | None, excerpt: str = "", error: str | None = None) -> Exchange:
@@ -154,6 +156,9 @@ def sample_cases() -> list[CaseResult]:
             )
             for parameter in ("input", "dimensions")
         ),
+        _case(
+            "models.retrieve.basic", "retrieve", Verdict.UNSUPPORTED, f"endpoint not served: {NO_ROUTE}", endpoint="models"
+        ),
     ]
 
 
@@ -175,5 +180,8 @@ def sample_results(provider: str = "acme <labs>", cases: list[CaseResult] | None
             Repeatability(endpoint="chat.completions", status=200, calls=3, distinct=2, repeats=False),
             Repeatability(endpoint="embeddings", served=False, status=404, detail=NOT_SERVED),
             Repeatability(endpoint="models", status=200, detail="no generated text to compare"),
+            Repeatability(
+                endpoint="models", rows=["retrieve", "errors.unknown_model"], served=False, status=404, detail=NO_ROUTE
+            ),
         ],
     )

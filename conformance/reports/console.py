@@ -44,15 +44,14 @@ def summary(results: RunResults, secrets: Sequence[str | None] = ()) -> Renderab
 
     cells = view.cells_of(results)
     unserved = repeatability.unserved(results)
-    collapsed = [c for c in cells if c.endpoint in unserved and c.state is CellState.REJECTED]
+    collapsed = [c for _, rejected in unserved for c in rejected]
     attention = [c for c in cells if _needs_attention(c) and c not in collapsed]
     parts: list[RenderableType] = [
         t(f"{info.provider} · model {info.model} · {info.base_url}", "bold"),
         verdicts,
     ]
-    for endpoint, detail in sorted(unserved.items()):
-        rows = sum(c.endpoint == endpoint for c in collapsed)
-        parts.append(t(f"{endpoint}: every row ({rows}) rejected: endpoint not served ({detail})", "red"))
+    for record, rejected in unserved:
+        parts.append(t(f"{record.endpoint}: {repeatability.unserved_line(record, rejected)}", "red"))
     if attention:
         table = Table(title="Parameters that need attention", title_justify="left")
         table.add_column("endpoint")

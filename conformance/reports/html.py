@@ -203,11 +203,10 @@ def _unserved(runs: Sequence[RunResults], labels: list[str], endpoint: str) -> l
     """Under an endpoint's heading: the runs that found it not served, the one reason for its rows."""
     out = []
     for label, run in zip(labels, runs, strict=True):
-        detail = repeatability.unserved(run).get(endpoint)
-        if detail is not None:
-            who = f"{_e(label)}: " if len(runs) > 1 else ""
-            line = f"{who}<b>endpoint not served</b> ({_e(detail)}): every row is rejected."
-            out.append(f'<p class="bad">{line}</p>')
+        for record, rejected in repeatability.unserved(run):
+            if record.endpoint == endpoint:
+                who = f"{_e(label)}: " if len(runs) > 1 else ""
+                out.append(f'<p class="bad">{who}❌ {_e(repeatability.unserved_line(record, rejected))}</p>')
     return out
 
 

@@ -42,10 +42,10 @@ def _unserved_lines(runs: Sequence[RunResults], labels: Sequence[str], endpoint:
     """Under an endpoint's heading: which runs found it not served, the one reason for all its rows."""
     out = []
     for label, run in zip(labels, runs, strict=True):
-        detail = repeatability.unserved(run).get(endpoint)
-        if detail is not None:
-            who = f"{_cell(label)}: " if len(runs) > 1 else ""
-            out += [f"{who}**endpoint not served** ({_cell(detail)}): every row is rejected.", ""]
+        for record, rejected in repeatability.unserved(run):
+            if record.endpoint == endpoint:
+                who = f"{_cell(label)}: " if len(runs) > 1 else ""
+                out += [f"{who}❌ {_cell(repeatability.unserved_line(record, rejected))}", ""]
     return out
 
 

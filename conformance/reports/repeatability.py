@@ -1,9 +1,10 @@
 """The repeatability table: per endpoint, was it served, and did identical greedy requests agree?
 
 It is the context every other verdict of the run is read in: an endpoint not served makes all its
-rows "rejected", and a server whose greedy answers differ makes the checks comparing two answers
-inconclusive. Measured by conformance.probes before any case ran (and updated when a retry showed
-answers that do not repeat); runs without it (older files) render nothing here.
+rows "rejected" (a route probe, such as GET /models/{id}, speaks for the rows it names only), and a
+server whose greedy answers differ makes the checks comparing two answers inconclusive. Measured by
+conformance.probes before any case ran (and updated when a retry showed answers that do not
+repeat); runs without it (older files) render nothing here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from html import escape
 
-from conformance.results import Repeatability, RunResults
+from conformance.reports import view
+from conformance.results import Cell, CellState, Repeatability, RunResults
 
 HEADERS = ["Endpoint", "Served", "Greedy calls", "Distinct answers", "Repeats", "Detail"]
 INTRO = "Probed before any case ran: identical greedy requests per endpoint (specs/probes.yaml)."
@@ -21,24 +23,41 @@ def _repeats(record: Repeatability) -> str:
     return {True: "yes", False: "no", None: "not measured"}[record.repeats]
 
 
+def _probed(record: Repeatability) -> str:
+    """What a probe speaks for: its endpoint, and the rows of its route when it is not all of them."""
+    return f"{record.endpoint} ({', '.join(record.rows)})" if record.rows else record.endpoint
+
+
 def rows(run: RunResults) -> list[list[str]]:
-    """One row per probed endpoint, as text in HEADERS order."""
+    """One row per probe, as text in HEADERS order."""
     return [
         [
-            r.endpoint,
+            _probed(r),
             "yes" if r.served else "no: endpoint not served",
             str(r.calls),
             str(r.distinct) if r.calls else "–",
             _repeats(r),
             r.detail,
         ]
-        for r in sorted(run.repeatability, key=lambda r: r.endpoint)
+        for r in sorted(run.repeatability, key=lambda r: (r.endpoint, r.rows))
     ]
 
 
-def unserved(run: RunResults) -> dict[str, str]:
-    """Endpoints whose route answered 404/405: endpoint -> what the probe saw."""
-    return {r.endpoint: r.detail for r in run.repeatability if not r.served}
+def unserved(run: RunResults) -> list[tuple[Repeatability, list[Cell]]]:
+    """Each probe whose route answered 404/405, with the rejected cells it accounts for."""
+    cells = [c for c in view.cells_of(run) if c.state is CellState.REJECTED]
+    return [
+        (r, [c for c in cells if c.endpoint == r.endpoint and (not r.rows or c.parameter in r.rows)])
+        for r in run.repeatability
+        if not r.served
+    ]
+
+
+def unserved_line(record: Repeatability, cells: list[Cell]) -> str:
+    """One line for all the rows a missing route rejects: the terminal's and the reports' words."""
+    if record.rows:
+        return f"{', '.join(record.rows)} ({len(cells)}) rejected: route not served ({record.detail})"
+    return f"every row ({len(cells)}) rejected: endpoint not served ({record.detail})"
 
 
 def markdown_section(
@@ -48,7 +67,7 @@ def markdown_section(
     found = rows(run)
     if not found:
         return []
-    body = [[f"`{text(row[0])}`", *(text(v) for v in row[1:])] for row in found]
+    body = [[text(row[0]), *(text(v) for v in row[1:])] for row in found]
     return ["## Repeatability", "", INTRO, "", table(body, HEADERS), ""]
 
 
@@ -58,7 +77,7 @@ def html_section(run: RunResults, label: str = "") -> str:
         return ""
     head = "".join(f"<th>{escape(h)}</th>" for h in HEADERS)
     body = "".join(
-        f"<tr><th><code>{escape(row[0])}</code></th>{''.join(f'<td>{escape(v)}</td>' for v in row[1:])}</tr>"
+        f"<tr><th>{escape(row[0])}</th>{''.join(f'<td>{escape(v)}</td>' for v in row[1:])}</tr>"
         for row in found
     )
     title = f"Repeatability: {escape(label)}" if label else "Repeatability"
