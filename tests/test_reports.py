@@ -155,7 +155,7 @@ def test_markdown_lists_what_is_behind_the_marks() -> None:
     assert repeat[0] == ["Endpoint", "Served", "Greedy calls", "Distinct answers", "Repeats", "Detail"]
     assert ["chat.completions", "yes", "3", "2", "no", ""] in repeat
     assert ["embeddings", "no: endpoint not served", "0", "–", "not measured", NOT_SERVED] in repeat
-    assert ["models (retrieve, errors.unknown_model)", "no: endpoint not served", "0", "–", "not measured", NO_ROUTE] in repeat
+    assert ["models (retrieve, errors.unknown_model)", "no: route not served", "0", "–", "not measured", NO_ROUTE] in repeat
     embeddings = _section(text, "`embeddings`")
     assert f"❌ every row (2) rejected: endpoint not served ({NOT_SERVED})" in embeddings
     models = _section(text, "`models`")  # a route probe speaks for its rows only

@@ -33,7 +33,7 @@ def rows(run: RunResults) -> list[list[str]]:
     return [
         [
             _probed(r),
-            "yes" if r.served else "no: endpoint not served",
+            "yes" if r.served else f"no: {'route' if r.rows else 'endpoint'} not served",
             str(r.calls),
             str(r.distinct) if r.calls else "–",
             _repeats(r),
