@@ -18,7 +18,7 @@ from conformance import expressions, openapi, shapes, strict_json
 from conformance.cases import Expectation, Range
 from conformance.results import CheckOutcome, FailureKind
 from conformance.shapes import json_type
-from conformance.sse import FRAMING_CHECKS, ParsedStream
+from conformance.sse import FRAMING_CHECKS, WIRE_CHECKS, ParsedStream
 
 _MISSING = object()
 _DEFAULT_KIND = {
@@ -46,6 +46,8 @@ def judge(
     """`view` is this step's answer (status, headers, body, chunks...); `names` every earlier answer."""
     subject = exp.subject or ""
     kind = exp.kind or _DEFAULT_KIND.get(subject, FailureKind.BEHAVIOUR)
+    if exp.kind is None and subject == "sse" and exp.sse in WIRE_CHECKS:
+        kind = FailureKind.SCHEMA
     try:
         described, problem = _SUBJECTS[subject](exp, view, names, stream)
     except expressions.ExpressionError as exc:

@@ -217,6 +217,10 @@ FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
     ),
     **responses_stream.CHECKS,
 }
+# Framing rules that are the wire format, not the behaviour: a stream without its [DONE], unnamed
+# events or a role missing from the first delta still streams the answer (the SDKs read it), so these
+# land on the wire axis. A stream that ends early (no finish_reason) or loses usage is behaviour.
+WIRE_CHECKS = frozenset({"data_lines", "done_last", "same_id", "role_first", "event_names", "sequence_numbers"})
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -189,8 +189,8 @@ ROWS = [
     R("text_format_ignored", strip("text"), ["responses.text.format.*"], {"responses.text.format.json_object": IGNORED, "responses.text.format.json_schema": IGNORED, "responses.text.format.invalid_schema": IGNORED}),
     R("open_strict_schema_accepted", request(lambda c: asks("text")(c) and "open_city" in json.dumps(c.param("text")), lambda j: {**j, "text": {"format": {**j["text"]["format"], "strict": False}}}), ["responses.text.format.invalid_schema"], {"responses.text.format.invalid_schema": IGNORED}),
     # streaming
-    R("stream_event_names_dropped", Mutation(when=streamed, raw=lambda t: "\n".join(line for line in t.split("\n") if not line.startswith("event:"))), ["responses.stream.*"], {"responses.stream.framing": IGNORED}),
-    R("stream_numbered_from_one", events(lambda evs: [e.update(sequence_number=i + 1) for i, e in enumerate(evs)] and None), ["responses.stream.*"], {"responses.stream.framing": IGNORED}),
+    R("stream_event_names_dropped", Mutation(when=streamed, raw=lambda t: "\n".join(line for line in t.split("\n") if not line.startswith("event:"))), ["responses.stream.*"], {"responses.stream.framing": SCHEMA}),
+    R("stream_numbered_from_one", events(lambda evs: [e.update(sequence_number=i + 1) for i, e in enumerate(evs)] and None), ["responses.stream.*"], {"responses.stream.framing": SCHEMA}),
     R("stream_created_late", events(swap_first_two), ["responses.stream.*"], {"responses.stream.framing": IGNORED}),
     R("stream_no_terminal", events(drop_terminal), ["responses.stream.*"], {"responses.stream.framing": IGNORED, "responses.stream.same_text": IGNORED}),
     R("stream_done_text_differs", events(done_text_altered), ["responses.stream.*"], {"responses.stream.framing": IGNORED}),
