@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from conformance.sse import ParsedStream
+from conformance.sse_events import ParsedStream
 
 TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 

@@ -1,4 +1,4 @@
-"""Server-sent events: parse a raw stream body, check its framing, and assemble chat chunks.
+"""Server-sent events: check a parsed stream's framing, and assemble chat and completion chunks.
 
 The SDK's decoder is forgiving by design (it skips what it does not understand), so framing is judged
 here on the raw bytes: what a stricter client, a proxy, or another language's SDK would see.
@@ -7,74 +7,23 @@ here on the raw bytes: what a stricter client, a proxy, or another language's SD
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-from conformance import responses_stream, strict_json
+from conformance import responses_stream
+from conformance.sse_events import Event, ParsedStream, parse
 
-_FIELD = re.compile(r"^(data|event|id|retry)(:|$)")
-
-
-@dataclass
-class Event:
-    data: str
-    event: str | None = None
-    json: Any = None
-    is_json: bool = False
-
-
-@dataclass
-class ParsedStream:
-    events: list[Event] = field(default_factory=list)
-    stray_lines: list[str] = field(default_factory=list)  # neither a known field, a comment nor blank
-    unterminated: bool = False  # the body ended inside an event (no blank line after its data)
-
-    @property
-    def chunks(self) -> list[Any]:
-        return [e.json for e in self.events if e.is_json]
-
-    @property
-    def unparsable(self) -> list[str]:
-        return [e.data for e in self.events if not e.is_json and e.data != "[DONE]"]
-
-
-def parse(text: str) -> ParsedStream:
-    """Split an SSE body into events the way the WHATWG algorithm does."""
-    out = ParsedStream()
-    data: list[str] = []
-    event_name: str | None = None
-    have_data = False
-    for line in re.split(r"\r\n|\r|\n", text):
-        if line == "":
-            if have_data:
-                out.events.append(_event("\n".join(data), event_name))
-            data, event_name, have_data = [], None, False
-            continue
-        if line.startswith(":"):
-            continue
-        if not _FIELD.match(line):
-            out.stray_lines.append(line)
-            continue
-        name, _, value = line.partition(":")
-        value = value.removeprefix(" ")
-        if name == "data":
-            data.append(value)
-            have_data = True
-        elif name == "event":
-            event_name = value
-    if have_data:
-        out.unterminated = True
-        out.events.append(_event("\n".join(data), event_name))
-    return out
-
-
-def _event(data: str, name: str | None) -> Event:
-    try:
-        return Event(data=data, event=name, json=strict_json.loads(data), is_json=True)
-    except ValueError:
-        return Event(data=data, event=name)
+# The parser is re-exported: callers read a stream and its rules from one place.
+__all__ = [
+    "ASSEMBLERS",
+    "FRAMING_CHECKS",
+    "WIRE_CHECKS",
+    "Event",
+    "ParsedStream",
+    "assemble_chat",
+    "assemble_completions",
+    "parse",
+]
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -11,12 +11,29 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from conformance import expressions
+from conformance.calls import CallOutcome
 
-if TYPE_CHECKING:
-    from conformance.record.cassette import RecordedCall
+
+class RecordedCall(Protocol):
+    """What a chain reads of a recorded call (conformance.record.cassette.RecordedCall).
+
+    A protocol, not the class itself, so the cassette can use the chain without the chain
+    importing the cassette back.
+    """
+
+    @property
+    def seq(self) -> int: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def request_json(self) -> Any: ...
+    def outcome(self) -> CallOutcome: ...
+
 
 # Where an answer carries the id an application would refer to it by (non-streamed, Responses stream).
 _ID_PATHS = ("body.id", "assembled.response.id")
