@@ -28,6 +28,7 @@ import openai
 
 from conformance import calls, checks, expressions, node_sdk
 from conformance.cases import Case, SharedStep, Step, compare_mode, is_baseline, step_name
+from conformance.credentials import SECRET_HEADERS as _SECRET_HEADERS
 from conformance.probes import unserved
 from conformance.results import (
     Attributed,
@@ -40,7 +41,6 @@ from conformance.results import (
     WireState,
 )
 
-_SECRET_HEADERS = {"authorization", "api-key", "x-api-key", "openai-api-key", "proxy-authorization"}
 _KIND_ORDER = [FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
 ATTEMPTS = 3  # a case whose failing check compares two answers is run up to this many times
 _CONNECTION_FAILED = "connection failed"  # calls.py's prefix for a transport failure that is not a timeout

@@ -12,15 +12,12 @@ import json
 from collections.abc import Iterable
 from xml.sax.saxutils import escape as xml_escape
 
-from conformance.results import Exchange, RunResults
+from conformance.credentials import SECRET_HEADERS
+from conformance.results import CaseResult, Exchange, RunResults
+
+__all__ = ["REDACTED", "SECRET_HEADERS", "mask_credential_headers", "scrub"]
 
 REDACTED = "[REDACTED]"
-
-# Headers that carry credentials: their values are masked in every report even when the key is not
-# known to us (e.g. `conformance report` on someone else's results file).
-SECRET_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "api-key", "x-api-key", "cookie", "set-cookie"}
-)
 
 # Shorter "keys" (e.g. `--api-key x` for a keyless server) would match ordinary text everywhere and
 # turn every report into noise; they protect nothing worth hiding, so they are left alone.
@@ -70,10 +67,16 @@ def _mask_exchange(ex: Exchange) -> Exchange:
     )
 
 
+def _mask_case(case: CaseResult) -> CaseResult:
+    return case.model_copy(update={"evidence": [_mask_exchange(ex) for ex in case.evidence]})
+
+
 def mask_credential_headers(run: RunResults) -> RunResults:
-    """The run with every credential header's value masked, keeping the auth scheme for the reader."""
-    cases = [
-        case.model_copy(update={"evidence": [_mask_exchange(ex) for ex in case.evidence]})
-        for case in run.cases
-    ]
-    return run.model_copy(update={"cases": cases})
+    """The run with every credential header's value masked, keeping the auth scheme for the reader:
+    the first SDK's cases and every other SDK's replays alike."""
+    return run.model_copy(
+        update={
+            "cases": [_mask_case(case) for case in run.cases],
+            "sdk_cases": [_mask_case(case) for case in run.sdk_cases],
+        }
+    )
