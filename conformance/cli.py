@@ -332,10 +332,10 @@ def cmd_run(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
         results = run_suite(config, bar)
     results.fuzz = fuzz_cli.fuzz_for_run(args, base_url=base_url, model=model, api_key=api_key, console=stderr)
     if profile is not None:
-        results = profile.attach(results)
+        results = results.model_copy(update={"provider_profile": profile})
     comparison = compare.compare(baseline, results, str(args.baseline)) if baseline else None
     if comparison is not None:
-        results = compare.attach(results, comparison)
+        results = results.model_copy(update={"baseline": comparison})
     try:
         written = reports.write_run_reports(results, out_dir, [api_key])
     except OSError as exc:

@@ -30,13 +30,20 @@ new run are "added" (a new case): neither is a regression, because there is noth
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
-
 from conformance.matrix import derive_cells
-from conformance.results import Cell, CellState, RunResults, WireState
+from conformance.results import (
+    CHANGE_ORDER,
+    Cell,
+    CellState,
+    Change,
+    ChangeKind,
+    Comparison,
+    RunResults,
+    WireState,
+)
+
+# The comparison is part of results.json (RunResults.baseline), so its models live with the format.
+__all__ = ["STATE_LADDER", "WIRE_LADDER", "Change", "ChangeKind", "Comparison", "compare", "rank", "wire_rank"]
 
 STATE_LADDER: list[CellState] = [
     CellState.SUPPORTED,
@@ -48,10 +55,6 @@ STATE_LADDER: list[CellState] = [
 ]
 WIRE_LADDER: list[WireState] = [WireState.STRICT, WireState.SPEC_VIOLATED, WireState.BREAKS_SDK]
 
-# Where a run records the comparison with its baseline, so every report rendered from results.json
-# (now or later, merged or not) can list regressions first without the baseline file at hand.
-BASELINE_OPTION = "baseline"
-
 
 def rank(state: CellState) -> int | None:
     """Higher is better; None for a state off the ladder (inconclusive). See the module docstring."""
@@ -61,69 +64,6 @@ def rank(state: CellState) -> int | None:
 def wire_rank(wire: WireState) -> int | None:
     """Higher is better; None for "unknown", which says nothing about the wire."""
     return len(WIRE_LADDER) - WIRE_LADDER.index(wire) if wire in WIRE_LADDER else None
-
-
-class ChangeKind(StrEnum):
-    REGRESSION = "regression"
-    IMPROVEMENT = "improvement"
-    CHANGED = "changed"  # different, but neither better nor worse (see the module docstring)
-    ADDED = "added"
-    REMOVED = "removed"
-
-
-_KIND_ORDER = [
-    ChangeKind.REGRESSION,
-    ChangeKind.IMPROVEMENT,
-    ChangeKind.CHANGED,
-    ChangeKind.ADDED,
-    ChangeKind.REMOVED,
-]
-
-
-class Change(BaseModel):
-    endpoint: str
-    parameter: str
-    profile: str = "core"
-    kind: ChangeKind
-    old: CellState | None = None
-    new: CellState | None = None
-    # The wire axis; None in comparisons recorded before it existed and for an absent side.
-    old_wire: WireState | None = None
-    new_wire: WireState | None = None
-    # Passed alone but failed among concurrent requests (Cell.under_concurrency), on either side.
-    old_concurrent: bool = False
-    new_concurrent: bool = False
-    evidence: str = ""  # why it changed: the deciding reason, or the violations for a wire move
-
-    @property
-    def row(self) -> str:
-        return f"{self.endpoint}/{self.parameter}"
-
-
-class Comparison(BaseModel):
-    """The changes from a baseline run to a new one; regressions first."""
-
-    baseline_provider: str
-    baseline_model: str
-    baseline_started_at: str
-    baseline_path: str = ""
-    unchanged: int = 0
-    changes: list[Change]
-
-    @property
-    def regressions(self) -> list[Change]:
-        return [c for c in self.changes if c.kind is ChangeKind.REGRESSION]
-
-    def of_kind(self, kind: ChangeKind) -> list[Change]:
-        return [c for c in self.changes if c.kind is kind]
-
-    def counts_line(self) -> str:
-        parts = []
-        for kind in _KIND_ORDER:
-            n = len(self.of_kind(kind))
-            plural = "s" if n != 1 and kind in (ChangeKind.REGRESSION, ChangeKind.IMPROVEMENT) else ""
-            parts.append(f"{n} {kind.value}{plural}")
-        return ", ".join([*parts, f"{self.unchanged} unchanged"])
 
 
 def _cells(run: RunResults) -> dict[tuple[str, str], Cell]:
@@ -201,7 +141,7 @@ def compare(old: RunResults, new: RunResults, baseline_path: str = "") -> Compar
                 evidence=_evidence(was, now),
             )
         )
-    changes.sort(key=lambda c: (_KIND_ORDER.index(c.kind), c.endpoint, c.parameter))
+    changes.sort(key=lambda c: (CHANGE_ORDER.index(c.kind), c.endpoint, c.parameter))
     return Comparison(
         baseline_provider=old.run.provider,
         baseline_model=old.run.model,
@@ -210,24 +150,6 @@ def compare(old: RunResults, new: RunResults, baseline_path: str = "") -> Compar
         unchanged=unchanged,
         changes=changes,
     )
-
-
-def attach(results: RunResults, comparison: Comparison) -> RunResults:
-    """The run with its comparison recorded in run.options, for the reports to show first."""
-    options: dict[str, Any] = dict(results.run.options)
-    options[BASELINE_OPTION] = comparison.model_dump(mode="json")
-    return results.model_copy(update={"run": results.run.model_copy(update={"options": options})})
-
-
-def attached(results: RunResults) -> Comparison | None:
-    """The comparison a run recorded, if it was run with --baseline (and the record is readable)."""
-    raw = results.run.options.get(BASELINE_OPTION)
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return Comparison.model_validate(raw)
-    except ValidationError:
-        return None
 
 
 def state_text(state: CellState | None, wire: WireState | None = None, concurrent: bool = False) -> str:

@@ -21,10 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from conformance import yamlfile
 from conformance.errors import UsageError
 from conformance.paths import specs_dir
-from conformance.results import CaseResult, RunResults, Verdict
 
-# Where a run records the profile it was made with, so merged reports need no profile files.
-PROFILE_OPTION = "provider_profile"
+# Imports nothing of the results: a run's results carry the profile it was made with
+# (RunResults.provider_profile), so merged reports need no profile files.
 KNOWN_ENDPOINTS = ("models", "chat.completions", "completions", "embeddings", "responses")
 
 
@@ -92,13 +91,6 @@ class Profile(_Strict):
             return None
         return found if isinstance(found, ClaimDetail) else ClaimDetail(claim=found)
 
-    def documents_refusal(self, case: CaseResult) -> bool:
-        """A refusal (verdict unsupported) of a row these docs say is unsupported: the truth, as promised."""
-        if case.verdict is not Verdict.UNSUPPORTED:
-            return False
-        claim = self.claim(case.endpoint, case.parameter)
-        return claim is not None and claim.claim is Claim.UNSUPPORTED
-
     def rows(self) -> list[tuple[str, str, ClaimDetail]]:
         return [
             (endpoint, parameter, detail)
@@ -106,12 +98,6 @@ class Profile(_Strict):
             for parameter in self.claims[endpoint]
             if (detail := self.claim(endpoint, parameter)) is not None
         ]
-
-    def attach(self, results: RunResults) -> RunResults:
-        """The run with this profile recorded in run.options, for claims-vs-measured in every report."""
-        options = dict(results.run.options)
-        options[PROFILE_OPTION] = self.model_dump(mode="json")
-        return results.model_copy(update={"run": results.run.model_copy(update={"options": options})})
 
 
 def providers_dir() -> Path:
@@ -151,14 +137,3 @@ def find_profile(name: str, directory: Path | None = None) -> Profile | None:
         return load_profile(Path(name))
     path = (directory or providers_dir()) / f"{name}.yaml"
     return load_profile(path) if path.is_file() else None
-
-
-def attached(results: RunResults) -> Profile | None:
-    """The profile a run was made with, as recorded in its results.json (None if none or unreadable)."""
-    raw = results.run.options.get(PROFILE_OPTION)
-    if not isinstance(raw, dict):
-        return None
-    try:
-        return Profile.model_validate(raw)
-    except ValidationError:
-        return None

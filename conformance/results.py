@@ -6,15 +6,17 @@ runs (which merge or diff it), so it is versioned and validated on load rather t
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from conformance.fuzz.results import FuzzResults
+from conformance.providers import Profile
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)  # version 1 files (one axis) still load: their new fields take defaults
@@ -150,6 +152,69 @@ class Repeatability(BaseModel):
     repeats: bool | None = None
 
 
+class ChangeKind(StrEnum):
+    """How a matrix cell moved from a baseline run to this one (conformance.compare says why)."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    CHANGED = "changed"  # different, but neither better nor worse (see conformance.compare)
+    ADDED = "added"
+    REMOVED = "removed"
+
+
+CHANGE_ORDER = list(ChangeKind)  # how reports list them: regressions first
+
+
+class Change(BaseModel):
+    endpoint: str
+    parameter: str
+    profile: str = "core"
+    kind: ChangeKind
+    old: CellState | None = None
+    new: CellState | None = None
+    # The wire axis; None in comparisons recorded before it existed and for an absent side.
+    old_wire: WireState | None = None
+    new_wire: WireState | None = None
+    # Passed alone but failed among concurrent requests (Cell.under_concurrency), on either side.
+    old_concurrent: bool = False
+    new_concurrent: bool = False
+    evidence: str = ""  # why it changed: the deciding reason, or the violations for a wire move
+
+    @property
+    def row(self) -> str:
+        return f"{self.endpoint}/{self.parameter}"
+
+
+class Comparison(BaseModel):
+    """The changes from a baseline run to a new one; regressions first (run --baseline, diff)."""
+
+    baseline_provider: str
+    baseline_model: str
+    baseline_started_at: str
+    baseline_path: str = ""
+    unchanged: int = 0
+    changes: list[Change]
+
+    @property
+    def regressions(self) -> list[Change]:
+        return [c for c in self.changes if c.kind is ChangeKind.REGRESSION]
+
+    def of_kind(self, kind: ChangeKind) -> list[Change]:
+        return [c for c in self.changes if c.kind is kind]
+
+    def counts_line(self) -> str:
+        parts = []
+        for kind in CHANGE_ORDER:
+            n = len(self.of_kind(kind))
+            plural = "s" if n != 1 and kind in (ChangeKind.REGRESSION, ChangeKind.IMPROVEMENT) else ""
+            parts.append(f"{n} {kind.value}{plural}")
+        return ", ".join([*parts, f"{self.unchanged} unchanged"])
+
+
+# Files written before the typed parts kept them in run.options under these keys.
+_OPTION_PARTS = {"provider_profile": Profile, "baseline": Comparison}
+
+
 class RunResults(BaseModel):
     format_version: int = FORMAT_VERSION
     run: RunInfo
@@ -160,6 +225,28 @@ class RunResults(BaseModel):
     sdk_cases: list[CaseResult] = Field(default_factory=list)
     fuzz: FuzzResults | None = None  # the robustness section, when the run also fuzzed (run --fuzz N)
     repeatability: list[Repeatability] = Field(default_factory=list)
+    # Recorded so that every report rendered from results.json, now or later, merged or not, has
+    # them without the profile or baseline file at hand.
+    provider_profile: Profile | None = None  # run --provider NAME: the profile and its documented claims
+    baseline: Comparison | None = None  # run --baseline OLD: what changed since OLD
+
+    @model_validator(mode="before")
+    @classmethod
+    def _parts_from_options(cls, data: Any) -> Any:
+        """Earlier files kept the profile and the baseline comparison in run.options: move them to
+        their typed fields (an unreadable record is dropped, as those readers ignored it)."""
+        run = data.get("run") if isinstance(data, dict) else None
+        options = run.get("options") if isinstance(run, dict) else None
+        if not isinstance(options, dict) or not _OPTION_PARTS.keys() & options.keys():
+            return data
+        data, options = dict(data), dict(options)
+        for key, model in _OPTION_PARTS.items():
+            raw = options.pop(key, None)
+            if isinstance(raw, dict) and data.get(key) is None:
+                with contextlib.suppress(ValidationError):
+                    data[key] = model.model_validate(raw)
+        data["run"] = {**run, "options": options}
+        return data
 
     def counts(self) -> dict[str, int]:
         out = {v.value: 0 for v in Verdict}

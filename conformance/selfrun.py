@@ -12,6 +12,7 @@ from pathlib import Path
 
 from conformance import node_sdk
 from conformance.providers import find_profile
+from conformance.reports.claims import documents_refusal
 from conformance.results import CaseResult, RunResults, Verdict, load
 from reference_server.launcher import ServerStartError, running_server
 
@@ -33,7 +34,7 @@ def undocumented_shortfalls(results: RunResults) -> list[CaseResult]:
     return [
         case
         for case in [*results.cases, *results.sdk_cases]
-        if case.verdict is not Verdict.PASS and not (profile is not None and profile.documents_refusal(case))
+        if case.verdict is not Verdict.PASS and not documents_refusal(profile, case)
     ]
 
 

@@ -56,7 +56,7 @@ def test_same_steps_locally_pass_against_the_committed_baseline(server: RunningS
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 regression(s)" in proc.stdout
     results = load(out / "results.json")
-    assert results.run.options["baseline"]["baseline_path"] == str(baseline)
+    assert results.baseline is not None and results.baseline.baseline_path == str(baseline)
 
 
 def _better(results_json: Path, parameter: str, dest: Path) -> Path:

@@ -145,7 +145,7 @@ def test_failing_under_concurrency_is_shown_as_a_change() -> None:
     (change,) = compare.compare(old, new).changes
     assert change.kind is ChangeKind.CHANGED and (change.old_concurrent, change.new_concurrent) == (False, True)
     assert change.evidence == "fails under concurrent requests: e.x: error: HTTP 503"
-    md = render("md", [compare.attach(new, compare.compare(old, new))])
+    md = render("md", [new.model_copy(update={"baseline": compare.compare(old, new)})])
     assert "| supported · wire strict | supported, fails under concurrent requests · wire strict |" in md
 
 
@@ -173,7 +173,7 @@ def test_regressions_come_first() -> None:
 def test_reports_put_the_regressions_first(tmp_path: Path) -> None:
     old = make_run({"e/a": CellState.SUPPORTED, "e/b": CellState.BROKEN})
     new = make_run({"e/a": CellState.IGNORED, "e/b": CellState.SUPPORTED})
-    run = compare.attach(new, compare.compare(old, new, "old/results.json"))
+    run = new.model_copy(update={"baseline": compare.compare(old, new, "old/results.json")})
     save(run, tmp_path / "r.json")  # survives the round trip through results.json
     md = render("md", [run])
     assert md.index("## Compared with baseline") < md.index("Legend")
@@ -181,7 +181,23 @@ def test_reports_put_the_regressions_first(tmp_path: Path) -> None:
     html = render("html", [run])
     assert html.index('id="baseline"') < html.index('id="matrix"')
     assert 'class="chg-regression"' in html
-    assert compare.attached(make_run({})) is None
+    assert load(tmp_path / "r.json").baseline == run.baseline
+    assert make_run({}).baseline is None
+
+
+def test_files_that_kept_the_comparison_in_run_options_still_load_it(tmp_path: Path) -> None:
+    """Before the typed part, run.options["baseline"] held the comparison; such files read the same."""
+    old, new = make_run({"e/a": CellState.SUPPORTED}), make_run({"e/a": CellState.IGNORED})
+    comparison = compare.compare(old, new, "old/results.json")
+    data = json.loads(new.model_dump_json())
+    data["run"]["options"] = {"concurrency": 4, "baseline": comparison.model_dump(mode="json")}
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    loaded = load(path)
+    assert loaded.baseline == comparison and loaded.run.options == {"concurrency": 4}
+    data["run"]["options"] = {"baseline": {"not": "a comparison"}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert load(path).baseline is None
 
 
 def _write(tmp_path: Path, name: str, run: RunResults) -> Path:

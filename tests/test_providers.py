@@ -95,15 +95,15 @@ def test_claims_against_measurement_on_a_hand_built_run(tmp_path: Path) -> None:
             "chat.completions/top_p": CellState.REJECTED,  # undocumented, does not work: not listed
         }
     )
-    report = claims_report(profile.attach(run))
+    report = claims_report(run.model_copy(update={"provider_profile": profile}))
     assert report is not None
     assert [r.parameter for r in report.claimed_but_failing] == ["stop"]
     assert [r.parameter for r in report.working_but_undocumented] == ["user"]
     assert [r.parameter for r in report.denied_but_working] == ["logprobs", "n"]
     assert report.not_measured == [("chat.completions", "seed")]
-    md = render("md", [profile.attach(run)])
+    md = render("md", [run.model_copy(update={"provider_profile": profile})])
     assert "## Documented claims vs measured (Demo)" in md and "### Claimed but failing" in md
-    html = render("html", [profile.attach(run), run])  # merged: only the profiled run has the section
+    html = render("html", [run.model_copy(update={"provider_profile": profile}), run])  # merged: only the profiled run has the section
     assert html.count('class="claims"') == 1 and "https://example.invalid/docs" in html
     assert claims_report(run) is None
     assert Claim.UNKNOWN.value == "unknown" and isinstance(profile, Profile)

@@ -481,7 +481,7 @@ def test_a_claim_is_only_failing_on_evidence(state: CellState, failing: bool) ->
     case = sample_cases()[0].model_copy(update={"endpoint": endpoint, "parameter": parameter})
     run = sample_results(cases=[case])
     cell = run.cells[0].model_copy(update={"state": state})
-    report = claims_report(profile.attach(run.model_copy(update={"cells": [cell]})))
+    report = claims_report(run.model_copy(update={"cells": [cell], "provider_profile": profile}))
     assert report is not None
     assert bool(report.claimed_but_failing) is failing and report.agreeing == 0
 

@@ -21,6 +21,7 @@ from conformance.cases import Case
 from conformance.errors import UsageError
 from conformance.providers import Profile, find_profile
 from conformance.pytest_plugin.items import VERDICTS, CaseFile, CaseItem, RunStopped, marker_descriptions
+from conformance.reports.claims import documents_refusal
 from conformance.results import CaseResult, RunResults
 
 API_KEY_ENV = "OPENAI_API_KEY"
@@ -159,7 +160,7 @@ class ConformanceSession:
     def documented_refusal(self, result: CaseResult) -> str | None:
         """Why a refusal is expected (xfail): the provider profile documents the row as unsupported."""
         profile = self.settings.profile
-        if profile is None or not profile.documents_refusal(result):
+        if profile is None or not documents_refusal(profile, result):
             return None
         return f"refused, as the {profile.name} profile documents: {result.reason}"
 
@@ -173,7 +174,7 @@ class ConformanceSession:
             return
         results = self.run.results
         if self.settings.profile is not None:
-            results = self.settings.profile.attach(results)
+            results = results.model_copy(update={"provider_profile": self.settings.profile})
         self.results = results
         if self.settings.report_dir is not None:
             from conformance.reports import write_run_reports

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from html import escape
 
-from conformance.providers import Claim, ClaimDetail, Profile, attached
+from conformance.providers import Claim, ClaimDetail, Profile
 from conformance.reports import view
-from conformance.results import Cell, CellState, RunResults
+from conformance.results import CaseResult, Cell, CellState, RunResults, Verdict
 
 _PROMISED = {Claim.SUPPORTED, Claim.PARTIAL}
 _DENIED = {Claim.UNSUPPORTED, Claim.IGNORED}
@@ -40,8 +40,16 @@ class ClaimsReport:
     not_measured: list[tuple[str, str]] = field(default_factory=list)
 
 
+def documents_refusal(profile: Profile | None, case: CaseResult) -> bool:
+    """A refusal (verdict unsupported) of a row the docs say is unsupported: the truth, as promised."""
+    if profile is None or case.verdict is not Verdict.UNSUPPORTED:
+        return False
+    claim = profile.claim(case.endpoint, case.parameter)
+    return claim is not None and claim.claim is Claim.UNSUPPORTED
+
+
 def claims_report(run: RunResults) -> ClaimsReport | None:
-    profile = attached(run)
+    profile = run.provider_profile
     if profile is None:
         return None
     report = ClaimsReport(profile)

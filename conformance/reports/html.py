@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from conformance import compare
 from conformance.fuzz import report as fuzz_report
 from conformance.matrix import case_state
 from conformance.reports import changes, claims, findings, repeatability, sdks, view
@@ -332,7 +331,7 @@ def render(runs: Sequence[RunResults]) -> str:
     baselines = [
         (f"<h3>{_e(lab)}</h3>" if len(runs) > 1 else "") + changes.html_section(cmp)
         for lab, run in zip(labels, runs, strict=True)
-        if (cmp := compare.attached(run)) is not None
+        if (cmp := run.baseline) is not None
     ]
     body = [
         f"<h1>{_e(title)}</h1>",

@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 
 from tabulate import tabulate
 
-from conformance import compare
 from conformance.fuzz import report as fuzz_report
 from conformance.reports import changes, claims, findings, repeatability, sdks, view
 from conformance.results import RunResults
@@ -98,7 +97,7 @@ _SECTIONS: list[Callable[[RunResults], list[str]]] = [
 
 def render_single(run: RunResults) -> str:
     out = _header_single(run)
-    comparison = compare.attached(run)
+    comparison = run.baseline
     if comparison is not None:  # regressions before anything else: they decide the gate
         out += changes.markdown_section(comparison)
     out += [_legend(), ""]
@@ -137,7 +136,7 @@ def render_merged(runs: Sequence[RunResults]) -> str:
     labels = view.column_labels(runs)
     out = [f"# OpenAI compatibility: {' vs '.join(_cell(lab) for lab in labels)}", ""]
     for label, run in zip(labels, runs, strict=True):
-        comparison = compare.attached(run)
+        comparison = run.baseline
         if comparison is not None:
             out += [f"**{_cell(label)}**", "", *changes.markdown_section(comparison)]
     facts = [
