@@ -34,5 +34,5 @@ fi
 PORT="$(free_port)"
 start /tmp/peer-transformers-serve.log "$VENV/bin/transformers" serve "$MODEL" --host 127.0.0.1 --port "$PORT" "${FLAGS[@]}"
 wait_models "http://127.0.0.1:$PORT/v1" 300
-VERSIONS="transformers[serving] $(pkg_version "$VENV/bin/python" transformers), torch $(pkg_version "$VENV/bin/python" torch), fastapi $(pkg_version "$VENV/bin/python" fastapi), uvicorn $(pkg_version "$VENV/bin/python" uvicorn); model: the bundled GGUF converted by transformers' GGUF loader (float32) into a private HF cache as $MODEL; server: transformers serve $MODEL ${FLAGS[*]} (FORCE_MODEL preloaded)"
+VERSIONS="transformers[serving] $(pkg_version "$VENV/bin/python" transformers), torch $(pkg_version "$VENV/bin/python" torch), fastapi $(pkg_version "$VENV/bin/python" fastapi), uvicorn $(pkg_version "$VENV/bin/python" uvicorn); model: the bundled GGUF converted by transformers' GGUF loader (float32) into a private HF cache as $MODEL; server: transformers serve $MODEL${FLAGS[*]:+ ${FLAGS[*]}} (FORCE_MODEL preloaded)"
 run_suite transformers-serve "http://127.0.0.1:$PORT/v1" "$VERSIONS" "$@"
