@@ -1,8 +1,9 @@
-"""The harness as a library: what the CLI, the pytest plugin and other tools call.
+"""Running the cases: select them, probe the endpoints, run every case and each SDK's replays.
 
-`run_suite` resolves the model, selects cases, runs them and returns RunResults with the matrix
-cells derived. Problems the user can fix (unreachable server, unknown model, bad case file, a
-pattern that matches nothing) raise UsageError before any case runs.
+This is the measuring step of a run. The whole run (provider profile, API key, fuzzing, baseline,
+reports, exit status) is conformance.engine, which every front end calls; `run_suite` stays for
+tools and tests that want the cases' results alone. Problems the user can fix (unreachable server,
+unknown model, bad case file, a pattern that matches nothing) raise UsageError before any case runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import concurrent.futures
 from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -21,12 +21,23 @@ import httpx
 from conformance import probes as endpoint_probes
 from conformance import sdks as sdk_choice
 from conformance.cases import Case, load_cases, select
+from conformance.credentials import API_KEY_ENV
 from conformance.errors import UsageError
 from conformance.matrix import derive_cells
 from conformance.results import CaseResult, Repeatability, RunInfo, RunResults
 from conformance.runner import Runner, Target
+from conformance.version import tool_version
 
-__all__ = ["Case", "ProgressListener", "RunConfig", "UsageError", "list_cases", "resolve_model", "run_suite"]
+__all__ = [
+    "Case",
+    "ProgressListener",
+    "RunConfig",
+    "UsageError",
+    "list_cases",
+    "resolve_model",
+    "run_cases",
+    "run_suite",
+]
 
 T = TypeVar("T")
 
@@ -49,6 +60,8 @@ class RunConfig:
 
 
 class ProgressListener(Protocol):
+    """Told of the cases as they run, from the run's worker threads: a progress bar, pytest's items."""
+
     def started(self, total: int) -> None: ...
     def case_finished(self, result: CaseResult) -> None: ...
 
@@ -58,6 +71,13 @@ def list_cases(cases_dir: Path | None = None, only: Iterable[str] = (), exclude:
 
 
 def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> RunResults:
+    """The cases' results, the model resolved first (config.model if the server has it, else the first listed)."""
+    model = resolve_model(config.base_url, config.api_key, config.model, timeout=min(config.timeout, 30.0))
+    return run_cases(config, model, listener)
+
+
+def run_cases(config: RunConfig, model: str, listener: ProgressListener | None = None) -> RunResults:
+    """run_suite for a model already resolved: the engine resolves it once, with its other checks."""
     if config.concurrency < 1:
         raise UsageError(f"concurrency must be at least 1, not {config.concurrency}")
     if config.timeout <= 0:
@@ -69,7 +89,6 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
     sdks = sdk_choice.check(config.sdks)
     replayed = [case for case in cases if sdk_choice.uses_sdk(case)]
     base_url = config.base_url.rstrip("/")
-    model = resolve_model(base_url, config.api_key, config.model, timeout=min(config.timeout, 30.0))
     target = Target(
         base_url=base_url, model=model, api_key=config.api_key, timeout=config.timeout, concurrency=config.concurrency
     )
@@ -83,7 +102,7 @@ def run_suite(config: RunConfig, listener: ProgressListener | None = None) -> Ru
             provider=config.provider,
             base_url=base_url,
             model=model,
-            tool_version=_tool_version(),
+            tool_version=tool_version(),
             started_at=started_at,
             finished_at=datetime.now(UTC),
             options={
@@ -137,13 +156,6 @@ def _run_coroutine(coro: Coroutine[Any, Any, T]) -> T:
         return pool.submit(asyncio.run, coro).result()
 
 
-def _tool_version() -> str:
-    try:
-        return metadata.version("openai-conformance")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
-
-
 def resolve_model(base_url: str, api_key: str | None, model: str | None, timeout: float = 30.0) -> str:
     """The model to test: `model` if the server knows it, else the first one /models lists."""
     base_url = base_url.rstrip("/")
@@ -153,7 +165,7 @@ def resolve_model(base_url: str, api_key: str | None, model: str | None, timeout
     except httpx.HTTPError as exc:
         raise UsageError(f"cannot reach {base_url}: {type(exc).__name__}: {exc or 'no answer'}") from None
     if response.status_code in (401, 403):
-        hint = "the API key was refused" if api_key else "it requires an API key (--api-key or OPENAI_API_KEY)"
+        hint = "the API key was refused" if api_key else f"it requires an API key (--api-key or {API_KEY_ENV})"
         raise UsageError(f"{base_url}/models answered HTTP {response.status_code}: {hint}")
     ids = _model_ids(response)
     if model:

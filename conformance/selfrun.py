@@ -6,14 +6,18 @@ juggling a background server by hand.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
-from conformance import node_sdk
+from rich.console import Console
+
+from conformance import engine, node_sdk, run_args, terminal
+from conformance.credentials import API_KEY_ENV
 from conformance.providers import find_profile
 from conformance.reports.claims import documents_refusal
-from conformance.results import CaseResult, RunResults, Verdict, load
+from conformance.results import CaseResult, RunResults, Verdict
 from reference_server.launcher import ServerStartError, running_server
 
 PROVIDER = "reference-server"
@@ -42,8 +46,8 @@ def _given(extra: list[str], flag: str) -> bool:
     return any(arg == flag or arg.startswith(f"{flag}=") for arg in extra)
 
 
-def _arguments(extra: list[str]) -> tuple[Path, list[str]]:
-    """The report directory and the run's arguments: the defaults unless the user gave their own."""
+def _arguments(extra: list[str]) -> list[str]:
+    """The run's arguments: the defaults unless the user gave their own."""
     if not _given(extra, "--fuzz"):
         extra = [*extra, *DEFAULT_FUZZ]
     if not _given(extra, "--sdk"):
@@ -52,12 +56,17 @@ def _arguments(extra: list[str]) -> tuple[Path, list[str]]:
             extra = [*extra, "--sdk", "python,node"]
         else:
             print(f"the SDK cases run through the Python SDK only: {problem}", file=sys.stderr)
-    if "--out" in extra:
-        i = extra.index("--out")
-        if i + 1 < len(extra):
-            return Path(extra[i + 1]), extra
-    out = Path("reports") / PROVIDER
-    return out, [*extra, "--out", str(out)]
+    return extra
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m conformance.selfrun",
+        description="Start the reference server on the bundled model and run the suite against it; "
+        "takes the flags of `conformance run` (--base-url and --provider default to the server).",
+    )
+    run_args.add_run_arguments(parser)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -66,20 +75,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     Exit 0 when every case passed or was refused as the profile documents and fuzzing found nothing;
     otherwise the run's status.
     """
-    from conformance.cli import main as cli_main
+    args = _parser().parse_args(_arguments(list(sys.argv[1:] if argv is None else argv)))  # bad flags: exit 2 now
+    stdout, stderr = terminal.consoles()
+    secrets = [args.api_key, os.environ.get(API_KEY_ENV)]
+    return terminal.guarded(lambda: _main_job(args, stdout, stderr), secrets)
 
-    out, extra = _arguments(list(sys.argv[1:] if argv is None else argv))
+
+def _main_job(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    options = run_args.run_options(args)
+    options.provider = options.provider or PROVIDER
     print("starting the reference server on the bundled model...", file=sys.stderr)
     try:
         with running_server() as srv:
             print(f"reference server ready at {srv.base_url}", file=sys.stderr)
-            status = cli_main(["run", "--base-url", srv.base_url, "--provider", PROVIDER, *extra])
+            options.base_url = options.base_url or srv.base_url
+            outcome = terminal.run_prepared(engine.prepare(options), stdout, stderr)
     except ServerStartError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if status != 1:
-        return status
-    results = load(out / "results.json")
+    if outcome.status != engine.EXIT_FAILURES:
+        return outcome.status
+    results, out = outcome.results, outcome.prepared.out_dir
     shortfalls = undocumented_shortfalls(results)
     every = [*results.cases, *results.sdk_cases]
     documented = [c for c in every if c.verdict is not Verdict.PASS and c not in shortfalls]
@@ -94,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parts.append(f"fuzzing found {results.fuzz.total_failures} problem(s)" if fuzz_failed else "fuzzing found nothing")
     print(f"main job {'fails' if failed else 'passes'}: " + "; ".join(parts) + f" (see {out}/matrix.md)", file=sys.stderr)
     return 1 if failed else 0
+
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from test_reports_sample import LEAKED_KEY, sample_cases, sample_results
 
-from conformance.cli import default_provider, exit_status, main, path_slug
+from conformance.cli import main
+from conformance.engine import default_provider, exit_status, path_slug
 from conformance.results import Verdict, load, save
 
 REPO = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import pytest
 from rich.console import Console
 
 from conformance.errors import UsageError
-from conformance.fuzz.cli import add_fuzz_arguments, add_run_fuzz_arguments, fuzz_for_run, fuzz_main
+from conformance.fuzz.cli import add_fuzz_arguments, add_run_fuzz_arguments, fuzz_main, run_fuzz_plan
 from conformance.fuzz.overlay import Mode, endpoints
 from conformance.fuzz.results import FuzzResults, FuzzVerdict
 from conformance.fuzz.runner import run_fuzz
@@ -134,13 +134,14 @@ def test_cli_rejects_bad_values(argv: tuple[str, ...]) -> None:
 def test_run_fuzz_flags_are_off_by_default(server: RunningServer) -> None:
     parser = argparse.ArgumentParser()
     add_run_fuzz_arguments(parser)
-    stdout, _ = _consoles()
-    off = parser.parse_args([])
-    assert fuzz_for_run(off, base_url=server.base_url, model="m", api_key=None, console=stdout) is None
-    on = parser.parse_args(["--fuzz", "2", "--fuzz-endpoints", "models.list", "--fuzz-seed", "1"])
-    on.timeout = 30.0
+    off = run_fuzz_plan(parser.parse_args([]))
+    assert off.run(server.base_url, model="m", api_key=None, request_timeout=30.0, progress=print) is None
+    with pytest.raises(UsageError, match="only take effect with --fuzz N"):
+        run_fuzz_plan(parser.parse_args(["--fuzz-seed", "1"]))
+    on = run_fuzz_plan(parser.parse_args(["--fuzz", "2", "--fuzz-endpoints", "models.list", "--fuzz-seed", "1"]))
+    on.check()
     model = httpx.get(f"{server.base_url}/models").json()["data"][0]["id"]
-    results = fuzz_for_run(on, base_url=server.base_url, model=model, api_key=None, console=stdout)
+    results = on.run(server.base_url, model=model, api_key=None, request_timeout=30.0, progress=print)
     assert results is not None and results.ok and results.max_examples == 2 and results.seed == 1
 
 

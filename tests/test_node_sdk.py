@@ -24,7 +24,7 @@ from test_cli import in_process
 from conformance import node_sdk, reports
 from conformance.api import RunConfig, list_cases, run_suite
 from conformance.calls import CallOutcome
-from conformance.cli import exit_status
+from conformance.engine import exit_status
 from conformance.results import CaseResult, RunResults, Verdict, load, save
 from conformance.sdks import uses_sdk
 from reference_server.launcher import RunningServer

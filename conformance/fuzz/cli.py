@@ -1,13 +1,13 @@
 """Command-line glue for fuzzing: `conformance fuzz` and `conformance run --fuzz N`.
 
-conformance/cli.py owns the parser; it wires these in (see the report to the lead):
+conformance/cli.py owns the parser; it wires these in:
 
     fuzz = commands.add_parser("fuzz", help=..., description=...)
     add_fuzz_arguments(fuzz)
     fuzz.set_defaults(handler=fuzz_main)          # same (args, stdout, stderr) -> int as cmd_run
     ...
     add_run_fuzz_arguments(run)                   # --fuzz N, --fuzz-endpoints, --fuzz-seed, --fuzz-budget
-    results.fuzz = fuzz_for_run(args, base_url=..., model=..., api_key=..., console=stderr)
+    RunOptions(..., fuzz=run_fuzz_plan(args))     # the engine checks and runs the plan (fuzz/plan.py)
 
 Exit status of `conformance fuzz`: 0 no findings, 1 findings (or an endpoint that could not be
 fuzzed), 2 usage error (raised as UsageError, which conformance/cli.py prints in one line).
@@ -16,7 +16,6 @@ fuzzed), 2 usage error (raised as UsageError, which conformance/cli.py prints in
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -27,15 +26,16 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from conformance import credentials
 from conformance.argtypes import non_negative_int, positive_float, positive_int
+from conformance.credentials import API_KEY_ENV
 from conformance.errors import UsageError
+from conformance.fuzz.plan import RUN_FUZZ_BUDGET, FuzzPlan
 from conformance.fuzz.results import FuzzResults, FuzzVerdict
 
-API_KEY_ENV = "OPENAI_API_KEY"
 EXIT_OK, EXIT_FINDINGS = 0, 1
 RESULTS_FILE = "fuzz.json"
 LOG_PROGRESS_EVERY = 30.0  # seconds between progress lines when stderr is not a terminal
-RUN_FUZZ_BUDGET = 1800.0  # seconds `run --fuzz N` may spend fuzzing unless --fuzz-budget says otherwise
 
 
 def _endpoint_help() -> str:
@@ -120,10 +120,8 @@ def add_run_fuzz_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_run_fuzz_arguments(args: argparse.Namespace) -> None:
-    """Refuse fuzz flags that would be ignored, and unknown endpoints, before the suite runs for minutes."""
-    from conformance.fuzz.overlay import UnknownEndpoint, select_endpoints
-
+def run_fuzz_plan(args: argparse.Namespace) -> FuzzPlan:
+    """The plan the --fuzz flags ask for; fuzz flags without --fuzz N would be ignored, so they are refused."""
     if not args.fuzz:
         given = [
             flag
@@ -136,14 +134,10 @@ def check_run_fuzz_arguments(args: argparse.Namespace) -> None:
         ]
         if given:
             raise UsageError(f"{', '.join(given)} only take effect with --fuzz N (N generated requests per endpoint)")
-        return
-    try:
-        select_endpoints(list(args.fuzz_endpoints) or None)
-    except UnknownEndpoint as exc:
-        raise UsageError(f"--fuzz-endpoints: {exc}") from None
+    return FuzzPlan(examples=args.fuzz, endpoints=list(args.fuzz_endpoints), seed=args.fuzz_seed, budget=args.fuzz_budget)
 
 
-def _progress(console: Console) -> tuple[AbstractContextManager[Any], Callable[[str], None]]:
+def progress(console: Console) -> tuple[AbstractContextManager[Any], Callable[[str], None]]:
     """A spinner on a terminal; elsewhere (CI logs, pipes) a plain line at most every 30 s."""
     if console.is_terminal:
         status = console.status("fuzzing", spinner="dots")
@@ -159,40 +153,17 @@ def _progress(console: Console) -> tuple[AbstractContextManager[Any], Callable[[
     return nullcontext(), line
 
 
-def fuzz_for_run(
-    args: argparse.Namespace, *, base_url: str, model: str, api_key: str | None, console: Console
-) -> FuzzResults | None:
-    """The fuzz section of a `conformance run`, or None without --fuzz; request timeout = --timeout."""
-    if not getattr(args, "fuzz", 0):
-        return None
-    from conformance.fuzz.runner import run_fuzz
-
-    status, update = _progress(console)
-    with status:
-        return run_fuzz(
-            base_url,
-            model=model,
-            api_key=api_key,
-            endpoints=list(args.fuzz_endpoints) or None,
-            max_examples=args.fuzz,
-            seed=args.fuzz_seed,
-            timeout=args.fuzz_budget or RUN_FUZZ_BUDGET,
-            request_timeout=min(getattr(args, "timeout", 30.0), 60.0),
-            progress=update,
-        )
-
-
 def fuzz_main(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
     """`conformance fuzz`: run, print the findings with their curl commands, optionally save JSON."""
     from conformance.fuzz.runner import run_fuzz
 
-    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
+    api_key = credentials.api_key(args.api_key)
     if args.out is not None:
         try:
             args.out.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise UsageError(f"cannot write to {args.out}: {exc.strerror or exc}") from None
-    status, update = _progress(stderr)
+    status, update = progress(stderr)
     with status:
         results = run_fuzz(
             args.base_url.rstrip("/"),

@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.text import Text
 
 from conformance.argtypes import positive_float, positive_int
+from conformance.credentials import API_KEY_ENV
 from conformance.errors import UsageError
 from conformance.record.cassette import Cassette
 from conformance.record.proxy import Recorder, bind, server_for
@@ -68,7 +69,9 @@ def add_commands(commands: argparse._SubParsersAction) -> None:  # type: ignore[
     )
     replay.add_argument("--model", metavar="M", help="model that replaces the recorded one in every call")
     replay.add_argument(
-        "--api-key", metavar="K", help="API key sent as a bearer token (default: $OPENAI_API_KEY)"
+        "--api-key",
+        metavar="K",
+        help=f"API key sent as a bearer token (default: the --provider profile's key variable, then ${API_KEY_ENV})",
     )
     replay.add_argument("--provider", metavar="NAME", help="name (or profile) for the reports, as for run")
     replay.add_argument(

@@ -1,24 +1,22 @@
-"""Replay a cassette against another provider: the suite's own `run`, with the cassette as its cases.
+"""Replay a cassette against another provider: the suite's own run, with the cassette as its cases.
 
-A cassette is an ordinary case file, so replaying it is `conformance run` with that file as the case
-source: the same runner, verdicts, reports (results.json, matrix.md, report.html, junit.xml) and
-exit status. This module only checks the cassette, picks the defaults that suit a replay (reports
-in reports/replay-<host>/, the recorded model when the provider has it) and hands over to `run`.
+A cassette is an ordinary case file, so replaying it is a run (conformance.engine) with that file as
+the case source: the same runner, verdicts, reports (results.json, matrix.md, report.html, junit.xml)
+and exit status. This module only checks the cassette and picks the defaults that suit a replay
+(reports in reports/replay-<host>/, the recorded model when the provider has it).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 from rich.console import Console
 
+from conformance import engine, terminal
 from conformance.cases import load_file
 from conformance.errors import UsageError
 from conformance.yamlfile import safe_load
-
-API_KEY_ENV = "OPENAI_API_KEY"
 
 
 def check_cassette(path: Path) -> int:
@@ -38,40 +36,27 @@ def recorded_models(path: Path) -> list[str]:
     return [m for m in models if isinstance(m, str)] if isinstance(models, list) else []
 
 
-def _preferred_model(base_url: str, api_key: str | None, candidates: list[str]) -> str | None:
-    """The model the calls were recorded with, if the provider serves it too (else `run`'s default)."""
-    from conformance.api import resolve_model
-
-    for model in candidates:
-        try:
-            return resolve_model(base_url, api_key, model, timeout=10.0)
-        except UsageError:
-            continue
-    return None
-
-
-def replay_main(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
-    from conformance import cli
-
-    check_cassette(args.cassette)
-    run_args = cli.build_parser().parse_args(["run", "--base-url", args.base_url])  # every run default
-    api_key = args.api_key or os.environ.get(API_KEY_ENV) or None
-    model = args.model or _preferred_model(args.base_url.rstrip("/"), api_key, recorded_models(args.cassette))
-    out = args.out or Path("reports") / cli.path_slug(f"replay-{cli.default_provider(args.base_url)}")
-    vars(run_args).update(
-        cases_dir=args.cassette,
-        model=model,
+def replay_options(args: argparse.Namespace) -> engine.RunOptions:
+    """The run a replay is: the cassette as its cases, the recorded model preferred, one call at a time."""
+    out = args.out or Path("reports") / engine.path_slug(f"replay-{engine.default_provider(args.base_url)}")
+    return engine.RunOptions(
+        base_url=args.base_url,
+        model=args.model,
         api_key=args.api_key,
         provider=args.provider,
+        baseline=args.baseline,
         only=list(args.only),
         exclude=list(args.exclude),
+        cases_dir=args.cassette,
         concurrency=args.concurrency,
         timeout=args.timeout,
         out=out,
-        baseline=args.baseline,
+        preferred_models=recorded_models(args.cassette),
     )
-    stderr.print(
-        f"Replaying {args.cassette} against {args.base_url} (model {model or 'first listed'})",
-        highlight=False,
-    )
-    return int(run_args.handler(run_args, stdout, stderr))
+
+
+def replay_main(args: argparse.Namespace, stdout: Console, stderr: Console) -> int:
+    check_cassette(args.cassette)
+    prepared = engine.prepare(replay_options(args))
+    stderr.print(f"Replaying {args.cassette} against {prepared.base_url} (model {prepared.model})", highlight=False)
+    return terminal.run_prepared(prepared, stdout, stderr).status
