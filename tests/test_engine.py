@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import conformance
+from test_cli import conformance as cli_run
 
+import conformance
 from conformance import engine
 from conformance.errors import UsageError
 from conformance.results import CaseResult, RunResults, load
@@ -59,14 +60,14 @@ class Recorder(engine.QuietListener):
 
 def test_the_library_call_alone_writes_the_results_json_of_the_cli(server: RunningServer, tmp_path: Path) -> None:
     by_cli, by_engine = tmp_path / "cli", tmp_path / "engine"
-    proc = conformance(
+    proc = cli_run(
         "run", "--base-url", server.base_url, "--provider", "reference-server", "--only", *ONLY, "--out", str(by_cli)
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
     listener = Recorder()
     options = engine.RunOptions(base_url=server.base_url, provider="reference-server", only=ONLY, out=by_engine)
-    outcome = engine.run(options, listener)
+    outcome = conformance.run(options, listener)  # the library call, as a script would make it
 
     assert outcome.status == proc.returncode == engine.EXIT_OK
     assert sorted(outcome.written) == ["html", "json", "junit", "md"]
