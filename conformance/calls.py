@@ -55,6 +55,9 @@ class CallOutcome:
     finished: float | None = None
     transport_error: str | None = None
     sdk_error: str | None = None  # the SDK rejected a 2xx answer (strict validation, bad event)
+    # Only the strict validation (which the harness turns on to see schema breaks) rejected it: the
+    # SDK as applications use it (no validation) reads the answer, so it is a spec violation, not a break.
+    sdk_strict_only: bool = False
     _stream: ParsedStream | None = None
     _decoded: str | None = None
 
@@ -250,7 +253,8 @@ async def sdk_call(
                 async for _ in parsed:
                     pass
     except openai.APIResponseValidationError as exc:
-        outcome.sdk_error = f"the openai SDK rejects the answer: {_validation_summary(exc)}"
+        outcome.sdk_error = f"the openai SDK's strict validation rejects the answer: {_validation_summary(exc)}"
+        outcome.sdk_strict_only = True
     except openai.APIStatusError:
         pass  # a 4xx/5xx: the status and body are in the capture
     except openai.APITimeoutError:

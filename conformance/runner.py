@@ -43,6 +43,7 @@ from conformance.results import (
 
 _KIND_ORDER = [FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
 ATTEMPTS = 3  # a case whose failing check compares two answers is run up to this many times
+_UNEVALUATED = "could not evaluate"  # conformance.checks' words for an expression that has no value
 _CONNECTION_FAILED = "connection failed"  # calls.py's prefix for a transport failure that is not a timeout
 # The check every 2xx answer to an SDK call gets: the SDK that made the call parsed it without throwing.
 _SDK_ACCEPTS = {
@@ -302,12 +303,17 @@ class Runner:
                 reason = f"shared baseline '{shared.name}' did not hold: {outcome.problem}"
                 return _result(case, Verdict.SKIPPED, reason, got)
             names[shared.name] = outcome.view
+        unjudged = ""  # a precondition that could not even be evaluated on the baselines' answers
         for exp in case.require:
             check = checks.judge(exp, {}, names, None)
             got.checks.append(check)
             if not check.passed:
                 reason = f"precondition not met: {check.expectation}: {check.detail}"
-                return _result(case, Verdict.SKIPPED, reason, got)
+                if not check.detail.startswith(_UNEVALUATED):
+                    return _result(case, Verdict.SKIPPED, reason, got)
+                # The answers are malformed, not the model unsuitable: the case's own steps may still
+                # show that (a fail decides); if they all hold, the case proves nothing and is skipped.
+                unjudged = unjudged or reason
         total = len(case.steps)
         for index, step in enumerate(case.steps):
             name = step_name(step, index, total)
@@ -323,6 +329,8 @@ class Runner:
                     return _result(case, Verdict.SKIPPED, reason, got)
                 return _result(case, outcome.verdict, outcome.problem, got, outcome.kind)
             names[name] = outcome.view
+        if unjudged:
+            return _result(case, Verdict.SKIPPED, unjudged, got)
         return _result(case, Verdict.PASS, "", got)
 
     def _shared_result(
@@ -464,7 +472,8 @@ def _judge_step(
         )
         result.checks.append(sdk_check)
         if not sdk_check.passed:
-            result.sdk_broken = True
+            # The strict validation alone: applications (default mode, no validation) read it.
+            result.sdk_broken = not outcome.sdk_strict_only
             result.violations.append(f"{name}: {sdk_check.expectation}: {sdk_check.detail}")
     scope = {**names, name: view}
     refused = wants_error and 400 <= status < 500  # an error was asked for, and an error came
