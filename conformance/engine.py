@@ -76,6 +76,10 @@ class RunOptions:
     preferred_models: list[str] = field(default_factory=list)  # replay: the models it was recorded with
 
 
+# The RunOptions that api.RunConfig takes as they are (the others are resolved first).
+_SUITE_OPTIONS = ("only", "exclude", "concurrency", "timeout", "cases_dir", "case_ids")
+
+
 @dataclass
 class PreparedRun:
     """A run every part of which has been checked: nothing left to resolve, nothing measured yet."""
@@ -96,20 +100,10 @@ class PreparedRun:
         return [self.api_key]
 
     def suite(self) -> RunConfig:
-        o = self.options
-        return RunConfig(
-            base_url=self.base_url,
-            model=self.model,
-            api_key=self.api_key,
-            provider=self.provider,
-            only=list(o.only),
-            exclude=list(o.exclude),
-            concurrency=o.concurrency,
-            timeout=o.timeout,
-            cases_dir=o.cases_dir,
-            sdks=list(self.sdks),
-            case_ids=o.case_ids,
-        )
+        """What running the cases takes: the resolved values, and the options it reads as given."""
+        given = {name: getattr(self.options, name) for name in _SUITE_OPTIONS}
+        resolved = {"base_url": self.base_url, "model": self.model, "api_key": self.api_key, "provider": self.provider}
+        return RunConfig(**resolved, **given, sdks=list(self.sdks))
 
 
 @dataclass

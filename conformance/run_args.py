@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from conformance.argtypes import positive_float, positive_int
 from conformance.credentials import API_KEY_ENV
@@ -83,20 +84,17 @@ def add_run_arguments(run: argparse.ArgumentParser) -> None:
     fuzz_cli.add_run_fuzz_arguments(run)
 
 
+# Flags that are RunOptions fields of the same name and meaning: `run` and `replay` both take them.
+SHARED_FLAGS = ("base_url", "model", "api_key", "provider", "baseline", "only", "exclude", "concurrency", "timeout", "out")
+
+
+def shared_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The RunOptions fields the SHARED_FLAGS give, for a command's own RunOptions(**...)."""
+    return {name: getattr(args, name) for name in SHARED_FLAGS}
+
+
 def run_options(args: argparse.Namespace) -> RunOptions:
     """The options parsed `run` flags ask for (fuzz flags without --fuzz N are a UsageError)."""
     return RunOptions(
-        base_url=args.base_url,
-        model=args.model,
-        api_key=args.api_key,
-        provider=args.provider,
-        baseline=args.baseline,
-        only=list(args.only),
-        exclude=list(args.exclude),
-        cases_dir=args.cases_dir,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        sdks=args.sdk,
-        out=args.out,
-        fuzz=fuzz_cli.run_fuzz_plan(args),
+        **shared_options(args), cases_dir=args.cases_dir, sdks=args.sdk, fuzz=fuzz_cli.run_fuzz_plan(args)
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from conformance import engine, terminal
+from conformance import engine, run_args, terminal
 from conformance.cases import load_file
 from conformance.errors import UsageError
 from conformance.yamlfile import safe_load
@@ -40,17 +40,8 @@ def replay_options(args: argparse.Namespace) -> engine.RunOptions:
     """The run a replay is: the cassette as its cases, the recorded model preferred, one call at a time."""
     out = args.out or Path("reports") / engine.path_slug(f"replay-{engine.default_provider(args.base_url)}")
     return engine.RunOptions(
-        base_url=args.base_url,
-        model=args.model,
-        api_key=args.api_key,
-        provider=args.provider,
-        baseline=args.baseline,
-        only=list(args.only),
-        exclude=list(args.exclude),
+        **{**run_args.shared_options(args), "out": out},
         cases_dir=args.cassette,
-        concurrency=args.concurrency,
-        timeout=args.timeout,
-        out=out,
         preferred_models=recorded_models(args.cassette),
     )
 
