@@ -125,22 +125,19 @@ def _state_cell(cell: Cell | None, run: RunResults, run_index: int, anchors: _An
     return behaviour + (_wire_mark(cell, "td") if single else "")
 
 
-def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) -> list[str]:
-    single = len(runs) == 1
-    indexes = [view.cell_index(r) for r in runs]
-    rows = view.merged_rows(runs)
+def _matrix(matrix: view.Matrix, anchors: _Anchors) -> list[str]:
+    runs, labels, indexes, single = matrix.runs, matrix.labels, matrix.indexes, matrix.single
     out = ['<section id="matrix"><h2>Supported parameters</h2>', _legend()]
-    if not rows:
+    if not matrix.rows:
         out.append("<p>No parameters were measured.</p>")
-    for endpoint in view.endpoints(rows):
-        mine = [r for r in rows if r.endpoint == endpoint]
+    for endpoint in matrix.endpoints:
+        mine = matrix.rows_of(endpoint)
         scores = " · ".join(
-            f"{_e(lab) + ': ' if not single else ''}{_e(view.score(view.cells_of(r), endpoint))}"
-            for lab, r in zip(labels, runs, strict=True)
+            f"{_e(lab) + ': ' if not single else ''}{_e(matrix.score(i, endpoint))}" for i, lab in enumerate(labels)
         )
         out.append(f"<h3><code>{_e(endpoint)}</code></h3><p>Core parameters supported: {scores}</p>")
         out += _unserved(runs, labels, endpoint)
-        features = view.feature_table(runs, endpoint)
+        features = matrix.features[endpoint]
         if features:
             fhead = "<th>Behaviour</th>" if single else "".join(f"<th>{_e(lab)}</th>" for lab in labels)
             fbody = "".join(
@@ -171,26 +168,24 @@ def _matrix(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) ->
             out.append(f"<tr><th><code>{_e(row.parameter)}</code></th>{cells}{evidence}</tr>")
         out.append("</tbody>")
         if not single:  # the per-provider score of this endpoint, under its column
-            scores_row = "".join(
-                f"<td>{_e(view.score(view.cells_of(r), endpoint))}</td>" for r in runs
-            )
+            scores_row = "".join(f"<td>{_e(matrix.score(i, endpoint))}</td>" for i in range(len(runs)))
             out.append(f'<tfoot><tr class="score"><th>Core score</th>{scores_row}</tr></tfoot>')
         out.append("</table>")
     out.append("</section>")
     return out
 
 
-def _scores(runs: Sequence[RunResults], labels: list[str]) -> str:
+def _scores(matrix: view.Matrix) -> str:
     """Provider by endpoint: the core score of each, and the overall one, in one small table."""
-    rows = view.merged_rows(runs)
-    head = "".join(f"<th>{_e(lab)}</th>" for lab in labels)
+    columns = range(len(matrix.runs))
+    head = "".join(f"<th>{_e(lab)}</th>" for lab in matrix.labels)
     body = "".join(
         f"<tr><th><code>{_e(endpoint)}</code></th>"
-        + "".join(f"<td>{_e(view.score(view.cells_of(r), endpoint))}</td>" for r in runs)
+        + "".join(f"<td>{_e(matrix.score(i, endpoint))}</td>" for i in columns)
         + "</tr>"
-        for endpoint in view.endpoints(rows)
+        for endpoint in matrix.endpoints
     )
-    total = "".join(f"<td>{_e(view.score(view.cells_of(r)))}</td>" for r in runs)
+    total = "".join(f"<td>{_e(matrix.score(i))}</td>" for i in columns)
     return (
         '<section id="scores"><h2>Scores</h2><p>Core parameters supported, per endpoint and provider.</p>'
         f'<table class="scores"><thead><tr><th>Endpoint</th>{head}</tr></thead><tbody>{body}</tbody>'
@@ -219,12 +214,12 @@ def _legend() -> str:
     return f'<details class="legend"><summary>Legend</summary><ul>{groups}</ul></details>'
 
 
-def _runs_table(runs: Sequence[RunResults], labels: list[str]) -> str:
+def _runs_table(matrix: view.Matrix) -> str:
     rows = "".join(
         f"<tr><th>{_e(lab)}</th><td><code>{_e(r.run.model)}</code></td><td><code>{_e(r.run.base_url)}</code></td>"
         f"<td>{_e(r.run.started_at.isoformat(timespec='seconds'))}</td><td>{_e(r.run.tool_version)}</td>"
-        f"<td>{_e(view.counts_line(r))}</td><td>{_e(view.score(view.cells_of(r)))}</td></tr>"
-        for lab, r in zip(labels, runs, strict=True)
+        f"<td>{_e(view.counts_line(r))}</td><td>{_e(matrix.score(i))}</td></tr>"
+        for i, (lab, r) in enumerate(zip(matrix.labels, matrix.runs, strict=True))
     )
     return (
         "<table><thead><tr><th>Provider</th><th>Model</th><th>Base URL</th><th>Date</th><th>Tool</th>"
@@ -325,7 +320,8 @@ def _cases(runs: Sequence[RunResults], labels: list[str], anchors: _Anchors) -> 
 
 
 def render(runs: Sequence[RunResults]) -> str:
-    labels = view.column_labels(runs)
+    matrix = view.Matrix.of(runs)  # once per render: every table below reads it
+    labels = matrix.labels
     anchors = _Anchors(runs)
     title = "OpenAI compatibility: " + " vs ".join(labels)
     baselines = [
@@ -336,9 +332,9 @@ def render(runs: Sequence[RunResults]) -> str:
     body = [
         f"<h1>{_e(title)}</h1>",
         *baselines,  # regressions before anything else: they decide the gate
-        _runs_table(runs, labels),
-        *([_scores(runs, labels)] if len(runs) > 1 else []),
-        *_matrix(runs, labels, anchors),
+        _runs_table(matrix),
+        *([_scores(matrix)] if len(runs) > 1 else []),
+        *_matrix(matrix, anchors),
         *(
             repeatability.html_section(run, lab if len(runs) > 1 else "")
             for lab, run in zip(labels, runs, strict=True)

@@ -48,9 +48,8 @@ def _unserved_lines(runs: Sequence[RunResults], labels: Sequence[str], endpoint:
     return out
 
 
-def _header_single(run: RunResults) -> list[str]:
+def _header_single(run: RunResults, matrix: view.Matrix) -> list[str]:
     info = run.run
-    cells = view.cells_of(run)
     facts = [
         ("Provider", _cell(info.provider)),
         ("Model", _code(info.model)),
@@ -58,7 +57,7 @@ def _header_single(run: RunResults) -> list[str]:
         ("Date", info.started_at.isoformat(timespec="seconds")),
         ("Tool", f"openai-conformance {_cell(info.tool_version)}"),
         ("Cases", view.counts_line(run)),
-        ("Core parameters supported", str(view.score(cells))),
+        ("Core parameters supported", str(matrix.score(0))),
     ]
     return [f"# OpenAI compatibility: {_cell(info.provider)}", "", *(f"- **{k}**: {v}" for k, v in facts), ""]
 
@@ -95,17 +94,15 @@ _SECTIONS: list[Callable[[RunResults], list[str]]] = [
 ]
 
 
-def render_single(run: RunResults) -> str:
-    out = _header_single(run)
+def render_single(run: RunResults, matrix: view.Matrix) -> str:
+    out = _header_single(run, matrix)
     comparison = run.baseline
     if comparison is not None:  # regressions before anything else: they decide the gate
         out += changes.markdown_section(comparison)
     out += [_legend(), ""]
-    index = view.cell_index(run)
-    rows = view.merged_rows([run])
-    cells = view.cells_of(run)
-    for endpoint in view.endpoints(rows):
-        mine = [r for r in rows if r.endpoint == endpoint]
+    index = matrix.indexes[0]
+    for endpoint in matrix.endpoints:
+        mine = matrix.rows_of(endpoint)
         columns = [
             [
                 _code(r.parameter),
@@ -115,25 +112,25 @@ def render_single(run: RunResults) -> str:
             ]
             for r in mine
         ]
-        score_line = f"Core parameters supported: {view.score(cells, endpoint)}"
+        score_line = f"Core parameters supported: {matrix.score(0, endpoint)}"
         out += _endpoint_tables(
             endpoint,
             mine,
             columns,
             ["Parameter", "Behaviour", "Wire", "Evidence"],
             score_line,
-            view.feature_table([run], endpoint),
+            matrix.features[endpoint],
             _unserved_lines([run], [run.run.provider], endpoint),
         )
-    if not rows:
+    if not matrix.rows:
         out += ["No parameters were measured.", ""]
     for section in _SECTIONS:
         out += section(run)
     return "\n".join(out).rstrip() + "\n"
 
 
-def render_merged(runs: Sequence[RunResults]) -> str:
-    labels = view.column_labels(runs)
+def render_merged(runs: Sequence[RunResults], matrix: view.Matrix) -> str:
+    labels = matrix.labels
     out = [f"# OpenAI compatibility: {' vs '.join(_cell(lab) for lab in labels)}", ""]
     for label, run in zip(labels, runs, strict=True):
         comparison = run.baseline
@@ -147,27 +144,22 @@ def render_merged(runs: Sequence[RunResults]) -> str:
             r.run.started_at.isoformat(timespec="seconds"),
             _cell(r.run.tool_version),
             view.counts_line(r),
-            str(view.score(view.cells_of(r))),
+            str(matrix.score(i)),
         ]
-        for label, r in zip(labels, runs, strict=True)
+        for i, (label, r) in enumerate(zip(labels, runs, strict=True))
     ]
     out += [_table(facts, ["Provider", "Model", "Base URL", "Date", "Tool", "Cases", "Core supported"]), ""]
     out += [_legend(), ""]
-    indexes = [view.cell_index(r) for r in runs]
-    rows = view.merged_rows(runs)
     headers = ["Parameter", *(_cell(lab) for lab in labels)]
-    for endpoint in view.endpoints(rows):
-        mine = [r for r in rows if r.endpoint == endpoint]
+    for endpoint in matrix.endpoints:
+        mine = matrix.rows_of(endpoint)
         columns = [
-            [_code(r.parameter), *(view.cell_label(ix[r]) if r in ix else "not run" for ix in indexes)]
+            [_code(r.parameter), *(view.cell_label(ix[r]) if r in ix else "not run" for ix in matrix.indexes)]
             for r in mine
         ]
-        scores = ", ".join(
-            f"{_cell(lab)} {view.score(view.cells_of(r), endpoint)}"
-            for lab, r in zip(labels, runs, strict=True)
-        )
+        scores = ", ".join(f"{_cell(lab)} {matrix.score(i, endpoint)}" for i, lab in enumerate(labels))
         score_line = f"Core parameters supported: {scores}"
-        features = view.feature_table(runs, endpoint)
+        features = matrix.features[endpoint]
         unserved = _unserved_lines(runs, labels, endpoint)
         out += _endpoint_tables(endpoint, mine, columns, headers, score_line, features, unserved)
     for section in _SECTIONS:  # each section for every run in turn, labelled
@@ -179,4 +171,5 @@ def render_merged(runs: Sequence[RunResults]) -> str:
 
 
 def render(runs: Sequence[RunResults]) -> str:
-    return render_single(runs[0]) if len(runs) == 1 else render_merged(runs)
+    matrix = view.Matrix.of(runs)  # once per render: every table below reads it
+    return render_single(runs[0], matrix) if matrix.single else render_merged(runs, matrix)

@@ -128,17 +128,8 @@ def row_of(cell: Cell) -> Row:
     )
 
 
-def merged_rows(runs: Sequence[RunResults]) -> list[Row]:
-    """Every (endpoint, parameter) any run measured, in report order."""
-    return sorted({row_of(cell) for run in runs for cell in cells_of(run)})
-
-
 def endpoints(rows: Sequence[Row]) -> list[str]:
     return sorted({r.endpoint for r in rows})
-
-
-def cell_index(run: RunResults) -> dict[Row, Cell]:
-    return {row_of(cell): cell for cell in cells_of(run)}
 
 
 def column_labels(runs: Sequence[RunResults]) -> list[str]:
@@ -204,15 +195,54 @@ def one_line(text: str, limit: int = 300) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def feature_table(runs: Sequence[RunResults], endpoint: str) -> list[list[str]]:
-    """Rows of [feature, state per run] for the endpoint's checkbox list, from specs/features.yaml."""
-    from conformance import features  # local: the feature list is data, read only when rendering
+@dataclass(frozen=True)
+class Matrix:
+    """The matrix of one render, built once: each run's cells and their index, the merged rows, the
+    column labels and each endpoint's feature table (specs/features.yaml read once). The formats read
+    it rather than deriving cells, rows and features again for every endpoint and every table."""
 
-    known = features.load_features()
-    per_run = [features.summarise(known, cells_of(run), endpoint) for run in runs]
-    if not per_run or not per_run[0]:
-        return []
-    return [
-        [statuses[0].feature.name, *(s.label for s in statuses)]
-        for statuses in zip(*per_run, strict=True)
-    ]
+    runs: Sequence[RunResults]
+    labels: list[str]
+    cells: list[list[Cell]]  # per run
+    indexes: list[dict[Row, Cell]]  # per run
+    rows: list[Row]  # every row any run measured, in report order
+    features: dict[str, list[list[str]]]  # endpoint -> rows of [feature, state per run]
+
+    @classmethod
+    def of(cls, runs: Sequence[RunResults]) -> Matrix:
+        from conformance import features  # local: the feature list is data, read only when rendering
+
+        cells = [cells_of(run) for run in runs]
+        rows = sorted({row_of(cell) for mine in cells for cell in mine})
+        known = features.load_features()
+        tables = {}
+        for endpoint in endpoints(rows):
+            per_run = [features.summarise(known, mine, endpoint) for mine in cells]
+            tables[endpoint] = (
+                [[statuses[0].feature.name, *(s.label for s in statuses)] for statuses in zip(*per_run, strict=True)]
+                if per_run and per_run[0]
+                else []
+            )
+        return cls(
+            runs=runs,
+            labels=column_labels(runs),
+            cells=cells,
+            indexes=[{row_of(cell): cell for cell in mine} for mine in cells],
+            rows=rows,
+            features=tables,
+        )
+
+    @property
+    def single(self) -> bool:
+        return len(self.runs) == 1
+
+    @property
+    def endpoints(self) -> list[str]:
+        return endpoints(self.rows)
+
+    def rows_of(self, endpoint: str) -> list[Row]:
+        return [row for row in self.rows if row.endpoint == endpoint]
+
+    def score(self, run: int, endpoint: str | None = None) -> Score:
+        """Run number `run`'s core score, of one endpoint or of all."""
+        return score(self.cells[run], endpoint)
