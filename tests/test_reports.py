@@ -53,6 +53,13 @@ def test_credential_headers_are_masked_even_when_the_key_is_unknown(fmt: str) ->
         assert f"Bearer {REDACTED}" in text
 
 
+def test_credential_headers_of_other_sdks_replays_are_masked_too() -> None:
+    cases = sample_cases()[:2]
+    replays = [case.model_copy(update={"sdk": "node"}) for case in cases]
+    text = reports.render("json", [sample_results(cases=cases).model_copy(update={"sdk_cases": replays})])
+    assert "Bearer sk-" not in text and f"Bearer {REDACTED}" in text
+
+
 def test_scrub_catches_escaped_forms_and_spares_short_keys() -> None:
     key = 'sk-"quoted"\\<tag>&-1234'
     rendered = [
