@@ -476,11 +476,15 @@ def _judge_step(
             result.sdk_broken = not outcome.sdk_strict_only
             result.violations.append(f"{name}: {sdk_check.expectation}: {sdk_check.detail}")
     scope = {**names, name: view}
-    refused = wants_error and 400 <= status < 500  # an error was asked for, and an error came
+    # An error was asked for and came, but without OpenAI's envelope (FastAPI's {"detail": ...}):
+    # the refusal is the behaviour, the missing envelope is wire. With an envelope, a wrong `param`
+    # or `code` stays behaviour (the server names the wrong thing).
+    body = view.get("body") if isinstance(view, dict) else None
+    bare_refusal = wants_error and 400 <= status < 500 and not (isinstance(body, dict) and isinstance(body.get("error"), dict))
     judged = [(exp, checks.judge(exp, view, scope, outcome.stream)) for exp in step.expect]
     deciding: list[tuple[Any, CheckOutcome]] = []
     for exp, check in judged:
-        if refused and exp.kind is None and _about_the_envelope(exp):
+        if bare_refusal and exp.kind is None and _about_the_envelope(exp):
             check.kind = FailureKind.SCHEMA  # the error envelope is the wire format of a refusal
         if exp.row is not None and exp.row != parameter:
             check.row = exp.row
@@ -514,8 +518,7 @@ def _judge_step(
 
 
 def _about_the_envelope(exp: Any) -> bool:
-    """A check of `body.error...` on an answer that should be an error: the status decides the behaviour
-    (refused or not); the envelope around it is wire, as FastAPI's {"detail": ...} is still a refusal."""
+    """A check of `body.error...`: on a refusal without the envelope these are the envelope's absence."""
     return exp.subject == "field" and str(exp.field).startswith("body.error")
 
 

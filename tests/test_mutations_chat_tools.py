@@ -142,7 +142,7 @@ ROWS = [
     R("tool_call_wrong_type", body(each_call(lambda c: c.update(type="tool"))), ["chat.tool_choice.named", "chat.tool_choice.none"], {"chat.tool_choice.named": SCHEMA}),
     R("none_choice_ignored", Mutation(when=choice_is("none"), request=lambda j: {**j, "tool_choice": "required"}), ["chat.tool_choice.none"], {"chat.tool_choice.none": IGNORED}),
     R("parallel_off_ignored", body(duplicate_call, when=lambda c: plain(c) and c.param("parallel_tool_calls") is False), ["chat.parallel_tool_calls.off", "chat.tool_choice.required"], {"chat.parallel_tool_calls.off": IGNORED}),
-    R("tools_refused", refuse(has("tools"), "tools"), TOOLS, {"chat.tool_choice.named": REJECTED, "chat.tool_choice.required": REJECTED, "chat.tool_choice.none": REJECTED, "chat.parallel_tool_calls.off": REJECTED, "chat.tools.stream": SKIPPED, "chat.tools.result_round_trip": SKIPPED}),
+    R("tools_refused", refuse(has("tools"), "tools"), TOOLS, {"chat.tool_choice.named": REJECTED, "chat.tool_choice.required": REJECTED, "chat.tool_choice.none": REJECTED, "chat.parallel_tool_calls.off": REJECTED, "chat.tools.stream": REJECTED, "chat.tools.result_round_trip": SKIPPED}),
     R("tool_result_unanswered", body(message(lambda m: m.update(content=None)), when=with_tool_result), ["chat.tools.result_round_trip"], {"chat.tools.result_round_trip": IGNORED}),
     R("stream_call_id_repeated", chunks(id_in_every_delta), ["chat.tools.stream"], {"chat.tools.stream": IGNORED}),
     R("stream_call_named_late", chunks(name_late), ["chat.tools.stream"], {"chat.tools.stream": IGNORED}),
