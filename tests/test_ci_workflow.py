@@ -1,6 +1,7 @@
 """.github/workflows/conformance.yml, and the same steps performed here: start the reference server,
 run against the committed baseline (exit 0), and against a baseline in which a cell was better
-(exit 1, the regression listed first)."""
+(exit 1, the regression listed first). The workflow runs the suite through the repository's own
+action (`uses: ./`, action.yml); tests/test_action.py runs that action's steps."""
 
 from __future__ import annotations
 
@@ -29,23 +30,32 @@ def _steps() -> list[dict[str, Any]]:
     return jobs["conformance"]["steps"]
 
 
-def test_workflow_starts_the_server_gates_on_the_baseline_and_uploads_always() -> None:
-    env = _workflow()["jobs"]["conformance"]["env"]
+def _gate() -> dict[str, Any]:
+    return next(s for s in _steps() if s.get("uses") == "./")
+
+
+def test_workflow_starts_the_server_and_gates_on_the_baseline_through_the_action() -> None:
     steps = _steps()
     runs = [s.get("run", "") for s in steps]
     start = next(i for i, r in enumerate(runs) if "python -m reference_server" in r)
-    gate = next(i for i, r in enumerate(runs) if "conformance run" in r)
-    upload = next(i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/upload-artifact"))
-    assert start < gate < upload
-    assert "--baseline" in runs[gate] and '"$BASELINE"' in runs[gate]
-    assert steps[upload].get("if") == "always()"  # the reports are uploaded when the gate fails too
-    assert "${{ env.OUT }}/" in steps[upload]["with"]["path"]
-    baseline = REPO / env["BASELINE"]
+    gate = steps.index(_gate())
+    assert start < gate
+    inputs = _gate()["with"]
+    assert inputs["base-url"] == "${{ env.BASE_URL }}" and inputs["provider"] == "reference-server"
+    action_inputs = yaml.safe_load((REPO / "action.yml").read_text(encoding="utf-8"))["inputs"]
+    assert set(inputs) <= set(action_inputs)
+    # the action uploads its reports whatever happened; the workflow adds the server's log
+    upload = next(
+        i for i, s in enumerate(steps) if str(s.get("uses", "")).startswith("actions/upload-artifact")
+    )
+    assert gate < upload and steps[upload].get("if") == "always()"
+    assert steps[upload]["with"]["path"] == "server.log"
+    baseline = REPO / inputs["baseline"]
     assert load(baseline).cells, f"the committed baseline {baseline} must be a full results.json"
 
 
 def test_same_steps_locally_pass_against_the_committed_baseline(server: RunningServer, tmp_path: Path) -> None:
-    baseline = REPO / _workflow()["jobs"]["conformance"]["env"]["BASELINE"]
+    baseline = REPO / _gate()["with"]["baseline"]
     out = tmp_path / "out"
     # The workflow runs the whole suite; here the cheap models rows stand in for it (rows the run
     # leaves out are "removed", which never fails the gate).
