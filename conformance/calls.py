@@ -22,6 +22,8 @@ from typing import Any
 import httpx
 import httpx2
 import openai
+import openai._models as openai_models  # validate_type: the SDK's own strict validation
+import pydantic
 from pydantic import ValidationError
 
 from conformance import strict_json
@@ -245,16 +247,22 @@ async def sdk_call(
                 max_retries=0,  # a retry would hide the very failure we are measuring
                 timeout=timeout,
                 default_headers={"Accept-Encoding": "identity"},
-                _strict_response_validation=True,
+                # As applications run it: no validation, so a schema nit in one event does not stop
+                # the SDK reading the rest of the stream. The strict check follows, on what came back.
+                _strict_response_validation=False,
             )
             raw = await resolve_sdk_method(client, method)(**params)
             parsed = raw.parse()
             if isinstance(parsed, openai.AsyncStream):
                 async for _ in parsed:
                     pass
-    except openai.APIResponseValidationError as exc:
-        outcome.sdk_error = f"the openai SDK's strict validation rejects the answer: {_validation_summary(exc)}"
-        outcome.sdk_strict_only = True
+                problem = _strict_problem(parsed._cast_to, outcome.stream.chunks if outcome.stream else [])
+            else:
+                ok, body = outcome.body_json()
+                problem = _strict_problem(type(parsed), [body]) if ok and isinstance(parsed, pydantic.BaseModel) else ""
+            if problem:
+                outcome.sdk_error = f"the openai SDK's strict validation rejects the answer: {problem}"
+                outcome.sdk_strict_only = True
     except openai.APIStatusError:
         pass  # a 4xx/5xx: the status and body are in the capture
     except openai.APITimeoutError:
@@ -271,14 +279,24 @@ async def sdk_call(
         outcome.finished = time.monotonic()
 
 
-def _validation_summary(exc: openai.APIResponseValidationError) -> str:
-    cause = exc.__cause__
-    if isinstance(cause, ValidationError):
-        errors = cause.errors()
-        parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:2]]
-        more = f" (+{len(errors) - 2} more)" if len(errors) > 2 else ""
-        return f"{cause.title}: " + "; ".join(parts) + more
-    return exc.message
+def _strict_problem(cast_to: Any, values: list[Any]) -> str:
+    """What the SDK's strict validation (its own pydantic types) says of each answer or stream event."""
+    for index, value in enumerate(values):
+        try:
+            openai_models.validate_type(type_=cast_to, value=value)
+        except ValidationError as exc:
+            where = f"event {index}: " if len(values) > 1 else ""
+            return where + _errors_summary(exc)
+        except (TypeError, ValueError):  # a type the validator cannot build: nothing to say
+            return ""
+    return ""
+
+
+def _errors_summary(exc: ValidationError) -> str:
+    errors = exc.errors()
+    parts = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:2]]
+    more = f" (+{len(errors) - 2} more)" if len(errors) > 2 else ""
+    return f"{exc.title}: " + "; ".join(parts) + more
 
 
 # --- raw HTTP calls ----------------------------------------------------------------------------------
