@@ -306,3 +306,17 @@ def test_the_readme_workflow_uses_only_the_action_inputs() -> None:
     step = next(s for s in steps if str(s.get("uses", "")).endswith("openai-conformance@<ref>"))
     assert set(step["with"]) <= set(_action()["inputs"])
     assert step["with"]["api-key"].startswith("${{ secrets.")
+
+
+def test_the_summary_stays_under_githubs_limit(tmp_path: Path) -> None:
+    ws = _workspace(tmp_path, "ws")
+    (ws / "out" / "target-a").mkdir(parents=True)
+    (ws / "out" / "target-a" / "matrix.md").write_text("| row |\n" * 300_000, encoding="utf-8")  # 2.4 MB
+    runner = Runner(ws, _inputs(out="out"))
+    runner.outputs["run"] = {"exit-code": "1"}
+    runner.summary.write_text("", encoding="utf-8")
+    proc = runner.run("Write the job summary")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    summary = runner.summary.read_text(encoding="utf-8")
+    assert "exited 1" in summary and len(summary.encode()) < 1_048_576
+    assert summary.endswith("(cut at 1 MB: the whole matrix is in the artifact.)\n")
