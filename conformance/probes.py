@@ -46,8 +46,8 @@ def load_probes(path: Path | None = None) -> dict[str, Probe]:
 
 
 def not_served(status: int | None, body: Any, model: str) -> bool:
-    """A 404/405 from the route itself, not "no such model" (which names the model or its param)."""
-    if status not in (404, 405):
+    """A 404/405/501 from the route itself, not "no such model" (which names the model or its param)."""
+    if status not in (404, 405, 501):  # 501: "not implemented" (llama-server without --embeddings)
         return False
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):

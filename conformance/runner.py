@@ -479,12 +479,15 @@ def _judge_step(
     # An error was asked for and came, but without OpenAI's envelope (FastAPI's {"detail": ...}):
     # the refusal is the behaviour, the missing envelope is wire. With an envelope, a wrong `param`
     # or `code` stays behaviour (the server names the wrong thing).
+    # A field of the envelope that is absent (`param` left out) is wire too: the schema requires it.
     body = view.get("body") if isinstance(view, dict) else None
-    bare_refusal = wants_error and 400 <= status < 500 and not (isinstance(body, dict) and isinstance(body.get("error"), dict))
+    refusal = wants_error and 400 <= status < 500
+    bare_refusal = refusal and not (isinstance(body, dict) and isinstance(body.get("error"), dict))
     judged = [(exp, checks.judge(exp, view, scope, outcome.stream)) for exp in step.expect]
     deciding: list[tuple[Any, CheckOutcome]] = []
     for exp, check in judged:
-        if bare_refusal and exp.kind is None and _about_the_envelope(exp):
+        envelope_gap = bare_refusal or (refusal and check.detail.endswith(" is missing"))
+        if envelope_gap and exp.kind is None and _about_the_envelope(exp) and not check.passed:
             check.kind = FailureKind.SCHEMA  # the error envelope is the wire format of a refusal
         if exp.row is not None and exp.row != parameter:
             check.row = exp.row

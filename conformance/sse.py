@@ -95,17 +95,24 @@ def _finish_last(s: ParsedStream) -> str:
 
 
 def _usage_chunk(s: ParsedStream) -> str:
+    """Behaviour: the usage arrives, on the last chunk (its own or the last choice chunk)."""
     chunks = _dicts(s)
     if not chunks:
         return "no chunks"
     last = chunks[-1]
-    if last.get("choices") != []:
-        return f"the last chunk has choices {json.dumps(last.get('choices'))[:120]}, expected [] with the usage"
     if not isinstance(last.get("usage"), dict):
         return f"the last chunk has usage {json.dumps(last.get('usage'))[:120]}, expected an object"
     early = [i for i, c in enumerate(chunks[:-1]) if c.get("usage") is not None]
     if early:
         return f"chunk {early[0] + 1} carries usage before the final usage chunk"
+    return ""
+
+
+def _usage_chunk_alone(s: ParsedStream) -> str:
+    """Wire: OpenAI sends the usage on a chunk of its own, with choices [] (SDKs read it either way)."""
+    chunks = _dicts(s)
+    if chunks and isinstance(chunks[-1].get("usage"), dict) and chunks[-1].get("choices") != []:
+        return f"the usage chunk has choices {json.dumps(chunks[-1].get('choices'))[:120]}, expected []"
     return ""
 
 
@@ -158,7 +165,8 @@ FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
     "same_id": ("every chunk has the same id, created and model", _same_id),
     "role_first": ("the first delta of each choice carries role 'assistant'", _role_first),
     "finish_last": ("finish_reason is null until each choice's last chunk, then set", _finish_last),
-    "usage_chunk": ("usage is null on every chunk but a final one with choices [] and the usage", _usage_chunk),
+    "usage_chunk": ("usage is null on every chunk but the last, which carries it", _usage_chunk),
+    "usage_chunk_alone": ("the usage comes on a chunk of its own, with choices []", _usage_chunk_alone),
     "no_usage": ("without include_usage no chunk carries usage or empty choices", _no_usage),
     "tool_call_deltas": (
         "each streamed tool call starts with a delta carrying its index, id, type and name; later deltas add only argument fragments",
@@ -167,9 +175,11 @@ FRAMING_CHECKS: dict[str, tuple[str, Callable[[ParsedStream], str]]] = {
     **responses_stream.CHECKS,
 }
 # Framing rules that are the wire format, not the behaviour: a stream without its [DONE], unnamed
-# events or a role missing from the first delta still streams the answer (the SDKs read it), so these
-# land on the wire axis. A stream that ends early (no finish_reason) or loses usage is behaviour.
-WIRE_CHECKS = frozenset({"data_lines", "done_last", "same_id", "role_first", "event_names", "sequence_numbers"})
+# events, a role missing from the first delta, usage sent unasked or on the last choice chunk still
+# stream the answer (the SDKs read it), so these land on the wire axis. A stream that ends early (no finish_reason) or loses usage is behaviour.
+WIRE_CHECKS = frozenset(
+    {"data_lines", "done_last", "same_id", "role_first", "event_names", "sequence_numbers", "usage_chunk_alone", "no_usage"}
+)
 
 
 # ---------------------------------------------------------------------------------------------------

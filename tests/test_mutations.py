@@ -145,6 +145,15 @@ def drop_usage_chunk(events: list[Any]) -> list[Any]:
     return [e for e in events if not (isinstance(e, dict) and e.get("choices") == [])]
 
 
+def usage_on_last_choice_chunk(events: list[Any]) -> list[Any]:
+    """llama-server's way: the usage rides on the last choice chunk, no chunk of its own."""
+    usage = next(e["usage"] for e in events if isinstance(e, dict) and e.get("choices") == [])
+    kept = drop_usage_chunk(events)
+    last = [e for e in kept if isinstance(e, dict)][-1]
+    last["usage"] = usage
+    return kept
+
+
 def usage_everywhere(events: list[Any]) -> None:
     for e in events:
         if isinstance(e, dict):
@@ -272,7 +281,8 @@ ROWS = [
     R("stream_wrong_content_type", Mutation(when=streamed, content_type="application/json"), ["chat.stream.framing", "chat.stream.same_text"], {"chat.stream.framing": IGNORED}),
     R("stream_text_differs", chunks(altered_text), ["chat.stream.framing", "chat.stream.same_text"], {"chat.stream.same_text": IGNORED}),
     R("stream_usage_chunk_missing", chunks(drop_usage_chunk), ["chat.stream.framing", "chat.stream.include_usage"], {"chat.stream.include_usage": IGNORED}),
-    R("stream_usage_unasked", chunks(usage_everywhere, when=lambda c: streamed(c) and "stream_options" not in c.json), ["chat.stream.framing", "chat.stream.include_usage"], {"chat.stream.framing": IGNORED}),
+    R("stream_usage_on_last_choice", chunks(usage_on_last_choice_chunk, when=lambda c: streamed(c) and "stream_options" in c.json), ["chat.stream.include_usage"], {"chat.stream.include_usage": SCHEMA}),
+    R("stream_usage_unasked", chunks(usage_everywhere, when=lambda c: streamed(c) and "stream_options" not in c.json), ["chat.stream.framing", "chat.stream.include_usage"], {"chat.stream.framing": SCHEMA}),
     R("stream_usage_wrong", chunks(usage_off_by_one, when=lambda c: streamed(c) and "stream_options" in c.json), ["chat.stream.include_usage"], {"chat.stream.include_usage": IGNORED}),
     R("stream_hangs", Mutation(when=lambda c: streamed(c) and "n" not in c.json, respond=hang_after_first_chunk), ["chat.stream.framing", "chat.stream.n"], {"chat.stream.framing": BROKEN}, timeout=6),
     R("stream_endless", Mutation(when=lambda c: streamed(c) and "n" not in c.json, respond=endless_stream), ["chat.stream.framing", "chat.stream.n"], {"chat.stream.framing": BROKEN}, timeout=6),

@@ -190,7 +190,7 @@ ROWS = [
     R("stream_stray_line", Mutation(when=streamed, raw=lambda t: t.replace("\n\n", "\n\nnot-a-field\n", 1)), ["completions.stream.framing"], {"completions.stream.framing": SCHEMA}),
     R("stream_text_differs", chunks(lambda evs: text_chunks(evs)[-1]["choices"][0].update(text=text_chunks(evs)[-1]["choices"][0]["text"] + " (edited)")), ["completions.stream.same_text"], {"completions.stream.same_text": IGNORED}),
     R("stream_usage_chunk_missing", chunks(lambda evs: [e for e in evs if not (isinstance(e, dict) and e.get("choices") == [])]), ["completions.stream.include_usage"], {"completions.stream.include_usage": IGNORED}),
-    R("stream_usage_unasked", chunks(lambda evs: [e.update(usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}) for e in evs if isinstance(e, dict)] and None, when=lambda c: streamed(c) and "stream_options" not in c.json), ["completions.stream.framing"], {"completions.stream.framing": IGNORED}),
+    R("stream_usage_unasked", chunks(lambda evs: [e.update(usage={"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}) for e in evs if isinstance(e, dict)] and None, when=lambda c: streamed(c) and "stream_options" not in c.json), ["completions.stream.framing"], {"completions.stream.framing": SCHEMA}),
     R("stream_usage_wrong", chunks(lambda evs: usage_chunk(evs)["usage"].update(completion_tokens=usage_chunk(evs)["usage"]["completion_tokens"] + 1)), ["completions.stream.include_usage"], {"completions.stream.include_usage": IGNORED}),
     # bad input
     R("missing_prompt_accepted", request(lambda c: created(c) and "prompt" not in c.json, lambda j: {**j, "prompt": "Hi"}), ["completions.errors.missing_prompt"], {"completions.errors.missing_prompt": IGNORED}),
