@@ -7,7 +7,8 @@ harness's cell on both axes (behaviour, wire) with the verdicts of its cases, an
 agree. The agreement is computed from the hand verdict's words (supported / accepted but ignored /
 rejected / broken / inconclusive, and "+ wire strict / spec-violated / breaks the SDK" when the hand
 check judged the wire), then overridden by hand-checks/judgments.tsv where reading the evidence
-says more than the words (tab-separated: peer, key, agree|disagree|not comparable, note).
+says more than the words (tab-separated: peer, key, the cell's state/wire when judged, agree|disagree|not comparable, note;
+a judgment applies only while the cell is unchanged).
 
 usage: python reports/peers/hand-checks/compare.py [PEER ...]   (default: the four hand-checked peers)
 """
@@ -163,8 +164,8 @@ def main(peers: list[str]) -> None:
     if jpath.exists():
         with jpath.open(encoding="utf-8") as f:
             for row in csv.reader(f, delimiter="\t"):
-                if row and not row[0].startswith("#") and len(row) >= 3:
-                    judgments[(row[0], row[1])] = (row[2], row[3] if len(row) > 3 else "")
+                if row and not row[0].startswith("#") and len(row) >= 4:
+                    judgments[(row[0], row[1])] = (row[2], row[3], row[4] if len(row) > 4 else "")
     out = [
         "# Hand checks against the harness's cells",
         "",
@@ -180,6 +181,7 @@ def main(peers: list[str]) -> None:
     summary = []
     body = []
     disagreements = []
+    superseded = []
     for peer in peers:
         vpath = HERE / f"{peer}.verdicts"
         rpath = REPO / "reports" / peer / "results.json"
@@ -252,9 +254,13 @@ def main(peers: list[str]) -> None:
             )
             judged, note = worst
             auto = True
+            signature = ";".join(f"{st}/{w}" for st, w in zip(states, wires))
             if (peer, key) in judgments:
-                judged, note = judgments[(peer, key)]
-                auto = False
+                when, j, jnote = judgments[(peer, key)]
+                if when == signature:
+                    judged, note, auto = j, jnote, False
+                else:  # judged against an earlier run's cell: keep the record, show the computed one
+                    superseded.append((peer, key, when, signature, j, jnote))
             counts[judged] = counts.get(judged, 0) + 1
             shown = {"agree": "agree", "disagree": "**DISAGREE**", "not comparable": "not comparable"}[judged]
             if note:
@@ -280,6 +286,19 @@ def main(peers: list[str]) -> None:
             out.append(f"- **{peer} · {key}**: {note} (harness: {harness})")
         out.append("")
     out += body
+    if superseded:
+        out += [
+            "## Judgments made against an earlier run",
+            "",
+            "hand-checks/judgments.tsv judged these cells as they were in an earlier run; the cell has changed",
+            "since (usually: the harness was fixed), so the computed agreement is shown above instead.",
+            "",
+            "| Peer | Cell | Cell then | Cell now | Judgment then |",
+            "|---|---|---|---|---|",
+        ]
+        for peer, key, when, now, j, jnote in superseded:
+            out.append(f"| {peer} | {key} | {when} | {now} | {j}: {jnote.replace('|', '/')} |")
+        out.append("")
     (REPO / "reports" / "peers" / "HAND-CHECKS.md").write_text("\n".join(out) + "\n", encoding="utf-8")
     print(f"wrote reports/peers/HAND-CHECKS.md ({len(disagreements)} disagreements)", file=sys.stderr)
 
