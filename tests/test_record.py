@@ -262,8 +262,11 @@ def test_replay_against_another_server_reports_each_difference(
     for case_id, difference in DIFFERENCES:
         case = cases[case_id]
         failed = [f"{c.expectation}: {c.detail}" for c in case.checks if not c.passed]
-        if case.verdict is not Verdict.FAIL or not any(difference in line for line in failed):
-            problems.append(f"{case_id}: {case.verdict.value}: {case.reason}")
+        # Each difference is found, on the behaviour axis (fail) or the wire axis (a violation):
+        # a missing [DONE] or a changed shape is wire, a missing tool call behaviour.
+        flagged = case.verdict is Verdict.FAIL or bool(case.violations)
+        if not flagged or not any(difference in line for line in failed):
+            problems.append(f"{case_id}: {case.verdict.value}: {case.reason} {case.violations}")
     assert not problems, "\n".join(problems)
     matrix = (tmp_path / "matrix.md").read_text()
     assert "tool_calls is missing" in matrix
