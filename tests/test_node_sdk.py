@@ -25,7 +25,7 @@ from conformance import node_sdk, reports
 from conformance.api import RunConfig, list_cases, run_suite
 from conformance.calls import CallOutcome
 from conformance.engine import exit_status
-from conformance.results import CaseResult, RunResults, Verdict, load, save
+from conformance.results import CaseResult, RunResults, Verdict, WireState, load, save
 from conformance.sdks import uses_sdk
 from reference_server.launcher import RunningServer
 
@@ -273,9 +273,10 @@ def test_node_sdk_flags_an_unparsable_chunk(proxy: RunningProxy) -> None:
 def test_node_sdk_flags_an_error_inside_a_200_stream(proxy: RunningProxy) -> None:
     _, node = node_verdicts(proxy, "error_event", ["chat.stream.framing"])
     failed = node["chat.stream.framing"]
-    assert failed.verdict is Verdict.FAIL and failed.failure_kind is not None
-    assert failed.reason.startswith("the openai node SDK (chat.completions.create) accepts the answer: "), failed.reason
-    assert "the openai node SDK raised APIError: overloaded" in failed.reason
+    # The stream stops at the error (behaviour: no finish_reason) and the SDK throws on it (wire).
+    assert failed.verdict is Verdict.FAIL and failed.failure_kind is not None, failed.reason
+    assert failed.wire is WireState.BREAKS_SDK
+    assert any("the openai node SDK raised APIError: overloaded" in v for v in failed.violations), failed.violations
 
 
 def test_minus_infinity_is_not_json_for_either_sdk(proxy: RunningProxy) -> None:
@@ -339,4 +340,4 @@ def test_cli_run_with_both_sdks(
     # Python passes, node does not: the run is not green, and the terminal says which SDK and why.
     code, out, _ = in_process(capsys, "run", "--base-url", proxy.base_url("minus_infinity_for_node"), "--sdk", "python,node", "--only", "chat.top_logprobs.count", "--out", str(tmp_path / "b"))
     assert code == 1, out
-    assert "chat.top_logprobs.count: python pass, node error: " in out and "could not decode" in out
+    assert "chat.top_logprobs.count: python ✅ pass, node 💥 error · 🧨 breaks-sdk: " in out and "could not decode" in out
