@@ -159,13 +159,13 @@ def anchor(key: str) -> str:
 
 
 def main(peers: list[str]) -> None:
-    judgments: dict[tuple[str, str], tuple[str, str]] = {}
+    judgments: dict[tuple[str, str], list[tuple[str, str, str]]] = {}
     jpath = HERE / "judgments.tsv"
     if jpath.exists():
         with jpath.open(encoding="utf-8") as f:
             for row in csv.reader(f, delimiter="\t"):
                 if row and not row[0].startswith("#") and len(row) >= 4:
-                    judgments[(row[0], row[1])] = (row[2], row[3], row[4] if len(row) > 4 else "")
+                    judgments.setdefault((row[0], row[1]), []).append((row[2], row[3], row[4] if len(row) > 4 else ""))
     out = [
         "# Hand checks against the harness's cells",
         "",
@@ -255,11 +255,11 @@ def main(peers: list[str]) -> None:
             judged, note = worst
             auto = True
             signature = ";".join(f"{st}/{w}" for st, w in zip(states, wires))
-            if (peer, key) in judgments:
-                when, j, jnote = judgments[(peer, key)]
+            for when, j, jnote in judgments.get((peer, key), []):
                 if when == signature:
                     judged, note, auto = j, jnote, False
-                else:  # judged against an earlier run's cell: keep the record, show the computed one
+            for when, j, jnote in judgments.get((peer, key), []):
+                if when != signature:  # judged against an earlier run's cell: kept as a record
                     superseded.append((peer, key, when, signature, j, jnote))
             counts[judged] = counts.get(judged, 0) + 1
             shown = {"agree": "agree", "disagree": "**DISAGREE**", "not comparable": "not comparable"}[judged]
