@@ -40,6 +40,15 @@ CASE_FILTER = {
     "chat.completions · response_format json_object": "chat.response_format.json_object",
     "chat.completions · response_format json_schema": "chat.response_format.json_schema",
 }
+# One case's verdict in the cell vocabulary (for hand checks of one case of a row, CASE_FILTER).
+CASE_STATE = {
+    "pass": "supported",
+    "fail": "accepted but ignored",
+    "unsupported": "rejected",
+    "error": "broken",
+    "skipped": "untested",
+    "inconclusive": "inconclusive",
+}
 MARK = {
     "supported": "✅",
     "accepted but ignored": "⚠️",
@@ -144,8 +153,12 @@ def cell_text(cells, cases, rows, case_filter):
         if case_filter and case_filter in cases:
             wire = cases[case_filter].get("wire", wire)
         state = cell["state"]
+        if case_filter and case_filter in cases:  # a hand check of one case of the row: that case's verdict
+            state = CASE_STATE.get(cases[case_filter]["verdict"], state)
         uc = " · under concurrency: " + "; ".join(cell["under_concurrency"]) if cell.get("under_concurrency") else ""
         label = f"`{parameter}`: " if len(rows) > 1 else ""
+        if case_filter:
+            label = f"case {case_filter}: "
         parts.append(f"{label}{MARK.get(state, '')} {state} · wire {wire} ({verdicts}){uc}")
         states.append(state)
         wires.append(wire)
@@ -197,6 +210,10 @@ def main(peers: list[str]) -> None:
             body += [f"## {peer}", "", f"No reports/{peer}/results.json: the harness has not measured it.", ""]
             continue
         res = json.loads(rpath.read_text(encoding="utf-8"))
+        if res["run"]["options"].get("only"):
+            body += [f"## {peer}", "", f"reports/{peer}/results.json is not a full run (only {res['run']['options']['only']}): not compared.", ""]
+            summary.append(f"| {peer} | {len(parse_verdicts(vpath))} | – | – | not compared: no full run |")
+            continue
         cells = {(c["endpoint"], c["parameter"]): c for c in res["cells"]}
         cases = {c["case_id"]: c for c in res["cases"]}
         hand = parse_verdicts(vpath)
