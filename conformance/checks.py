@@ -212,8 +212,8 @@ def _apply(name: str, value: Any, arg: Any, names: Mapping[str, Any]) -> str:
         if name == "exists" and arg is False:
             return ""
         return value.reason
-    if name == "exists":
-        return "" if arg else f"is present: {short(value)}"
+    if name == "exists":  # `exists: false` holds for null too: "tool_calls": null is no tool call
+        return "" if arg or value is None else f"is present: {short(value)}"
     return _PREDICATES[name](value, arg, names)
 
 

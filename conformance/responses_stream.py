@@ -126,12 +126,25 @@ def _part_step(parts: dict[Any, str], index: Any, kind: str) -> str:
     return ""
 
 
+def _about_an_item(kind: Any) -> bool:
+    return isinstance(kind, str) and kind.startswith("response.") and kind not in (
+        "response.created", "response.in_progress", *TERMINAL
+    )  # fmt: skip
+
+
 def _collect(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Per output item: text and arguments from deltas, and what each `done` event reports."""
     out: dict[Any, dict[str, Any]] = {}
     terminal = next((e for e in events if e.get("type") in TERMINAL), None)
+    added = 0
     for event in events:
         kind, index = event.get("type"), event.get("output_index")
+        if index is None and _about_an_item(kind):
+            # No output_index (llama-server): items come one after another, so an event belongs to the
+            # item added last. The missing field itself is the wire axis's (the SDK's event types).
+            index = added if kind == "response.output_item.added" else max(added - 1, 0)
+        if kind == "response.output_item.added":
+            added += 1
         if index is None:
             continue
         slot = out.setdefault(index, {"deltas": {}, "text_done": {}, "part_done": {}, "args": [], "args_done": None, "item": None, "added": None})

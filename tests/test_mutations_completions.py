@@ -168,7 +168,7 @@ ROWS = [
     R("n_ignored", strip("n"), ["completions.n"], {"completions.n": IGNORED}),
     R("n_copies", body(lambda c: plain(c) and c.param("n") == 3 and "logprobs" not in c.json, lambda b: [c.update(text=b["choices"][0]["text"]) for c in b["choices"]] and None), ["completions.n"], {"completions.n": IGNORED}),
     R("best_of_ignored", strip("best_of"), ["completions.best_of", "completions.best_of.usage"], {"completions.best_of": IGNORED, "completions.best_of.usage": IGNORED}),
-    R("best_of_billed_once", body(lambda c: created(c) and "best_of" in c.json, lambda b: b["usage"].update(completion_tokens=len(b["choices"][0]["logprobs"]["tokens"]))), ["completions.best_of.usage"], {"completions.best_of.usage": IGNORED}),
+    R("best_of_billed_once", body(lambda c: created(c) and "best_of" in c.json, lambda b: b["usage"].update(completion_tokens=6)), ["completions.best_of.usage"], {"completions.best_of.usage": IGNORED}),
     R("best_of_returns_all", request(asks("best_of"), lambda j: {**j, "n": j["best_of"]}), ["completions.best_of"], {"completions.best_of": IGNORED}),
     R("seed_ignored", request(asks("seed"), lambda j: {**j, "seed": random.randrange(10**9)}), ["completions.seed.repeatable", "completions.top_p.*"], {"completions.seed.repeatable": IGNORED}),
     R("top_p_ignored", strip("top_p"), ["completions.top_p.*"], {"completions.top_p.tiny_is_greedy": IGNORED}),
