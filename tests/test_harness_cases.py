@@ -166,7 +166,7 @@ PREDICATE_CASES = [
     ({"field": "v", "matches": "^ab"}, "abc", "cab"),
     ({"field": "v", "not_matches": "x"}, "abc", "xyz"),
     ({"field": "v", "exists": True}, 0, expressions.MissingValue),
-    ({"field": "v", "exists": False}, expressions.MissingValue, None),
+    ({"field": "v", "exists": False}, expressions.MissingValue, 0),  # null counts as absent too ("tool_calls": null)
     ({"field": "v", "type": "integer"}, 3, 3.5),
     ({"field": "v", "type": ["string", "null"]}, None, 1),
     ({"field": "v", "count": 2}, [1, 2], [1]),
