@@ -459,11 +459,10 @@ def test_console_summary_lists_what_needs_attention_as_plain_text() -> None:
     assert " logprobs " not in text  # a spec violation the SDK accepts is counted, not listed
 
 
-# Results of real runs, committed in format 1 (one axis): they must still load and render.
-FORMAT_1_RUN = Path(__file__).resolve().parent.parent / "reports" / "llama-cpp-python" / "results.json"
+# A real run of 2026-11-23 in format 1 (one axis; evidence trimmed): it must still load and render.
+FORMAT_1_RUN = Path(__file__).resolve().parent / "data" / "format1-llama-cpp-python.json"
 
 
-@pytest.mark.skipif(not FORMAT_1_RUN.is_file(), reason="the committed llama-cpp-python run is not in this tree")
 def test_a_format_1_run_renders_with_its_wire_unknown() -> None:
     run = load(FORMAT_1_RUN)
     assert run.format_version == 1 and not run.repeatability
