@@ -195,13 +195,10 @@ def _scores(matrix: view.Matrix) -> str:
 
 def _unserved(runs: Sequence[RunResults], labels: list[str], endpoint: str) -> list[str]:
     """Under an endpoint's heading: the runs that found it not served, the one reason for its rows."""
-    out = []
-    for label, run in zip(labels, runs, strict=True):
-        for record, rejected in repeatability.unserved(run):
-            if record.endpoint == endpoint:
-                who = f"{_e(label)}: " if len(runs) > 1 else ""
-                out.append(f'<p class="bad">{who}❌ {_e(repeatability.unserved_line(record, rejected))}</p>')
-    return out
+    return [
+        f'<p class="bad">{f"{_e(who)}: " if who else ""}❌ {_e(line)}</p>'
+        for who, line in repeatability.unserved_under(runs, labels, endpoint)
+    ]
 
 
 def _legend() -> str:

@@ -39,12 +39,9 @@ def _legend() -> str:
 
 def _unserved_lines(runs: Sequence[RunResults], labels: Sequence[str], endpoint: str) -> list[str]:
     """Under an endpoint's heading: which runs found it not served, the one reason for all its rows."""
-    out = []
-    for label, run in zip(labels, runs, strict=True):
-        for record, rejected in repeatability.unserved(run):
-            if record.endpoint == endpoint:
-                who = f"{_cell(label)}: " if len(runs) > 1 else ""
-                out += [f"{who}❌ {_cell(repeatability.unserved_line(record, rejected))}", ""]
+    out: list[str] = []
+    for who, line in repeatability.unserved_under(runs, labels, endpoint):
+        out += [f"{f'{_cell(who)}: ' if who else ''}❌ {_cell(line)}", ""]
     return out
 
 

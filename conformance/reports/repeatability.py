@@ -9,7 +9,7 @@ repeat); runs without it (older files) render nothing here.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 
 from conformance.reports import view
@@ -58,6 +58,17 @@ def unserved_line(record: Repeatability, cells: list[Cell]) -> str:
     if record.rows:
         return f"{', '.join(record.rows)} ({len(cells)}) rejected: route not served ({record.detail})"
     return f"every row ({len(cells)}) rejected: endpoint not served ({record.detail})"
+
+
+def unserved_under(runs: Sequence[RunResults], labels: Sequence[str], endpoint: str) -> list[tuple[str, str]]:
+    """(who, sentence) for each run that found this endpoint (or a route of it) not served; who is
+    the run's label when several runs are merged, else ""."""
+    return [
+        (label if len(runs) > 1 else "", unserved_line(record, rejected))
+        for label, run in zip(labels, runs, strict=True)
+        for record, rejected in unserved(run)
+        if record.endpoint == endpoint
+    ]
 
 
 def markdown_section(
