@@ -116,6 +116,6 @@ async def measure(
 def unserved(probes: dict[str, Repeatability], endpoint: str, parameter: str) -> Repeatability | None:
     """The probe that found this case's route missing, if one did."""
     for record in probes.values():
-        if record.endpoint == endpoint and not record.served and (not record.rows or parameter in record.rows):
+        if not record.served and record.covers(endpoint, parameter):
             return record
     return None

@@ -151,6 +151,10 @@ class Repeatability(BaseModel):
     # Set during the run too: a check comparing answers failed and then passed on a retry.
     repeats: bool | None = None
 
+    def covers(self, endpoint: str, parameter: str) -> bool:
+        """Does this probe speak for that row (its endpoint, and its rows when it names some)?"""
+        return self.endpoint == endpoint and (not self.rows or parameter in self.rows)
+
 
 class ChangeKind(StrEnum):
     """How a matrix cell moved from a baseline run to this one (conformance.compare says why)."""

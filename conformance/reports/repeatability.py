@@ -47,7 +47,7 @@ def unserved(run: RunResults) -> list[tuple[Repeatability, list[Cell]]]:
     """Each probe whose route answered 404/405, with the rejected cells it accounts for."""
     cells = [c for c in view.cells_of(run) if c.state is CellState.REJECTED]
     return [
-        (r, [c for c in cells if c.endpoint == r.endpoint and (not r.rows or c.parameter in r.rows)])
+        (r, [c for c in cells if r.covers(c.endpoint, c.parameter)])
         for r in run.repeatability
         if not r.served
     ]
