@@ -21,6 +21,7 @@ from conformance.shapes import json_type
 from conformance.sse import FRAMING_CHECKS, WIRE_CHECKS, ParsedStream
 
 _MISSING = object()
+UNEVALUATED = "could not evaluate"  # how a failed check begins when its expression has no value
 _DEFAULT_KIND = {
     "status": FailureKind.PROTOCOL,
     "header": FailureKind.PROTOCOL,
@@ -51,7 +52,7 @@ def judge(
     try:
         described, problem = _SUBJECTS[subject](exp, view, names, stream)
     except expressions.ExpressionError as exc:
-        described, problem = _describe_subject(exp), f"could not evaluate: {exc}"
+        described, problem = _describe_subject(exp), f"{UNEVALUATED}: {exc}"
     return CheckOutcome(expectation=exp.why or described, passed=not problem, detail=problem, kind=kind)
 
 

@@ -43,7 +43,6 @@ from conformance.results import (
 
 _KIND_ORDER = [FailureKind.PROTOCOL, FailureKind.BEHAVIOUR]
 ATTEMPTS = 3  # a case whose failing check compares two answers is run up to this many times
-_UNEVALUATED = "could not evaluate"  # conformance.checks' words for an expression that has no value
 _CONNECTION_FAILED = "connection failed"  # calls.py's prefix for a transport failure that is not a timeout
 # The check every 2xx answer to an SDK call gets: the SDK that made the call parsed it without throwing.
 _SDK_ACCEPTS = {
@@ -309,7 +308,7 @@ class Runner:
             got.checks.append(check)
             if not check.passed:
                 reason = f"precondition not met: {check.expectation}: {check.detail}"
-                if not check.detail.startswith(_UNEVALUATED):
+                if not check.detail.startswith(checks.UNEVALUATED):
                     return _result(case, Verdict.SKIPPED, reason, got)
                 # The answers are malformed, not the model unsuitable: the case's own steps may still
                 # show that (a fail decides); if they all hold, the case proves nothing and is skipped.
